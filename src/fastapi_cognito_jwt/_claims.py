@@ -1,0 +1,164 @@
+"""`CognitoClaims`, the verified payload, and the Cognito claim rules that run before it."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Collection, Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, PrivateAttr, model_validator
+
+from ._exceptions import (
+    InvalidClaimError,
+    InvalidClientError,
+    InvalidIssuerError,
+    InvalidTokenUseError,
+    TokenExpiredError,
+    TokenNotYetValidError,
+)
+
+__all__ = ["CognitoClaims", "TokenUse", "check_claims"]
+
+TokenUse = Literal["access", "id"]
+
+# Cognito tokens live 5 minutes to 1 day; anything longer is not a Cognito token.
+MAX_LIFETIME = 86_400
+# A freshly minted token may carry an iat slightly ahead of our clock.
+IAT_SKEW = 60
+# Far beyond any real timestamp, and small enough that float arithmetic stays exact.
+_MAX_TIMESTAMP = 2**53
+
+
+class CognitoClaims(BaseModel):
+    """The verified claims of a Cognito access or ID token.
+
+    Typed fields cover what Cognito puts in both kinds of token; every other claim stays
+    reachable by its wire name:
+
+    ```python
+    claims = await verifier.verify(token, token_use="id")
+    claims.username, claims.groups   # "alice", ("admin",)
+    claims["custom:role"]            # KeyError if absent
+    claims.get("email")              # None if absent
+    ```
+
+    Subclass it to type your own claims (declare them with `Field(alias="custom:role")`) and
+    pass the subclass as `claims_model`. Instances are immutable: a verified token's claims
+    may be served from cache to several requests.
+    """
+
+    model_config = ConfigDict(frozen=True, strict=True, extra="ignore")
+
+    sub: str
+    """The subject: the user's id, or the app client id for client-credentials tokens."""
+    iss: str
+    """The issuer, one of the accepted issuers."""
+    token_use: TokenUse
+    """`access` or `id`."""
+    exp: int
+    """Expiry, in seconds since the epoch."""
+    iat: int
+    """Issue time, in seconds since the epoch."""
+    auth_time: int | None = None
+    """When the user authenticated, in seconds since the epoch."""
+    jti: str | None = None
+    """The token's unique id."""
+    origin_jti: str | None = None
+    """The id of the authentication event the token descends from."""
+    client_id: str
+    """The app client: `client_id` in access tokens, `aud` in ID tokens."""
+    username: str | None = None
+    """`username` (access) or `cognito:username` (ID); None for client-credentials tokens."""
+    groups: tuple[str, ...] = ()
+    """`cognito:groups`, empty when absent."""
+    scopes: tuple[str, ...] = ()
+    """`scope` split on single spaces, empty when absent."""
+
+    _payload: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _from_payload(cls, data: Any, handler: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return handler(data)
+        model = handler(_normalise(data))
+        model._payload = dict(data)
+        return model
+
+    def __getitem__(self, name: str) -> Any:
+        """Return the claim `name` as it appears in the token (a copy of lists and objects)."""
+        return copy.deepcopy(self._payload[name])
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._payload
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """Return the claim `name`, or `default` when the token does not carry it."""
+        if name in self._payload:
+            return self[name]
+        return default
+
+
+def _normalise(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """Map Cognito's wire names onto the typed fields; strict validation follows."""
+    data = dict(payload)
+    is_id = payload.get("token_use") == "id"
+    data["client_id"] = payload.get("aud") if is_id else payload.get("client_id")
+    data["username"] = payload.get("cognito:username") if is_id else payload.get("username")
+    groups = payload.get("cognito:groups", [])
+    data["groups"] = tuple(groups) if isinstance(groups, list) else groups
+    if "scope" not in payload:
+        data["scopes"] = ()
+    elif isinstance(payload["scope"], str):
+        # RFC 6749 §3.3: scopes are separated by single spaces; a tab is part of a scope name.
+        data["scopes"] = tuple(scope for scope in payload["scope"].split(" ") if scope)
+    else:
+        data["scopes"] = payload["scope"]  # left for strict validation to refuse
+    return data
+
+
+def _timestamp(payload: Mapping[str, Any], name: str) -> int:
+    value = payload.get(name)
+    # bool is an int subclass in Python; a JSON true is not a time.
+    if type(value) is not int or not 0 < value < _MAX_TIMESTAMP:
+        raise InvalidClaimError(f"{name} is missing or not a positive integer", claim=name)
+    return value
+
+
+def check_claims(
+    payload: Mapping[str, Any],
+    *,
+    token_use: TokenUse,
+    issuers: Collection[str],
+    client_ids: Collection[str],
+    leeway: float,
+    now: float,
+) -> int:
+    """Apply Cognito's rules to a signature-verified payload; return its `exp`.
+
+    Order: issuer, token use, client, then the time claims.
+    """
+    iss = payload.get("iss")
+    if not isinstance(iss, str) or iss not in issuers:
+        raise InvalidIssuerError()
+    if payload.get("token_use") != token_use:
+        raise InvalidTokenUseError()
+    # Access tokens name the client in client_id and have no aud; never accept one for the other.
+    client_claim = "client_id" if token_use == "access" else "aud"
+    client = payload.get(client_claim)
+    if not isinstance(client, str) or client not in client_ids:
+        raise InvalidClientError(
+            f"{client_claim} is not an accepted app client", claim=client_claim
+        )
+    exp = _timestamp(payload, "exp")
+    iat = _timestamp(payload, "iat")
+    nbf = _timestamp(payload, "nbf") if "nbf" in payload else None
+    if now >= exp + leeway:
+        raise TokenExpiredError("token has expired")
+    if nbf is not None and now + leeway < nbf:
+        raise TokenNotYetValidError("token is not valid yet (nbf)")
+    if iat > now + IAT_SKEW + leeway:
+        raise TokenNotYetValidError("token was issued in the future (iat)")
+    if exp - iat > MAX_LIFETIME:
+        raise InvalidClaimError("token lifetime exceeds 24 hours", claim="exp")
+    return exp

@@ -1,0 +1,297 @@
+"""`JWKSCache`: the pool's signing keys, fetched asynchronously and indexed by `kid`."""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import httpx
+from jose import jwk as jose_jwk
+from jose.backends.base import Key
+
+from ._exceptions import JWKSUnavailableError, KeyNotFoundError
+from ._settings import CognitoSettings, resolve_settings
+from ._strict import b64url_decode, loads_object
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from ._settings import SettingsFields
+
+__all__ = ["JWKSCache"]
+
+logger = logging.getLogger("fastapi_cognito_jwt")
+
+MAX_JWKS_BYTES = 64 * 1024
+MAX_JWKS_KEYS = 16
+MAX_KID_LENGTH = 128
+MIN_RSA_BITS = 2048
+MAX_RSA_BITS = 8192
+# Failed fetches back off exponentially so an outage is not amplified into a request storm.
+BACKOFF_INITIAL = 5.0
+BACKOFF_MAX = 300.0
+
+
+class _FetchError(Exception):
+    """A JWKS fetch or parse failure; the message is safe to log."""
+
+
+class JWKSCache:
+    """The user pool's RSA signing keys, indexed by `kid`, fetched with httpx.
+
+    Nothing is fetched at construction. The first verification (or `await cache.refresh()`,
+    e.g. in an app lifespan) fetches the keys; they are refreshed after `jwks_ttl`. A `kid`
+    that is not in the set triggers one refetch, then a cooldown during which unknown kids are
+    refused without fetching; known kids never wait on it. Concurrent callers share a single
+    fetch. When a refresh fails the previous keys stay in use for up to `jwks_max_stale`, and
+    further attempts back off. One cache can serve several verifiers.
+
+    ```python
+    cache = JWKSCache(user_pool_id="eu-west-1_AbC123", client_ids=["3n4b5urk1ft4fl3mg5e62d9ado"])
+    await cache.refresh()
+    ```
+
+    Args:
+        settings: a `CognitoSettings`; or pass its fields as keyword arguments.
+        http_client: an `httpx.AsyncClient` to fetch with; it is used as is and never closed.
+        transport: an httpx transport for the client this cache creates per fetch (tests).
+        clock: a monotonic clock in seconds, for tests.
+    """
+
+    def __init__(
+        self,
+        settings: CognitoSettings | None = None,
+        /,
+        *,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        **fields: Unpack[SettingsFields],
+    ) -> None:
+        self.settings = resolve_settings(settings, fields)
+        self.url = self.settings.resolved_jwks_url
+        self._http_client = http_client
+        self._transport = transport
+        self._clock = clock
+        self._ttl = self.settings.jwks_ttl
+        self._max_stale = self.settings.jwks_max_stale
+        self._cooldown = self.settings.jwks_miss_cooldown
+        self._keys: dict[str, Key] = {}
+        self._fetched_at = -math.inf
+        self._retry_at = -math.inf
+        self._miss_cooldown_until = -math.inf
+        self._failures = 0
+        self._attempts = 0
+        self._lock = anyio.Lock()
+
+    @property
+    def kids(self) -> frozenset[str]:
+        """The `kid`s currently held (possibly stale)."""
+        return frozenset(self._keys)
+
+    def lookup(self, kid: str) -> Key | None:
+        """Return the key for `kid` if it can be used now without any network I/O."""
+        if self._needs_fetch(self._clock()):
+            return None
+        return self._usable_keys().get(kid)
+
+    async def get_key(self, kid: str) -> Key:
+        """Return the prepared key for `kid`, fetching the JWKS if needed.
+
+        Raises:
+            KeyNotFoundError: no usable key has this `kid`.
+            JWKSUnavailableError: no usable keys at all (endpoint down and nothing cached).
+        """
+        key = self.lookup(kid)
+        if key is not None:
+            return key
+        now = self._clock()
+        if self._needs_fetch(now):
+            await self._fetch_single_flight()
+        elif kid not in self._usable_keys() and now >= self._retry_at:
+            # Join a fetch already under way; otherwise fetch at most once per cooldown, so a
+            # flood of made-up kids cannot turn into a flood of requests to Cognito.
+            if self._lock.locked():
+                await self._fetch_single_flight()
+            elif now >= self._miss_cooldown_until:
+                self._miss_cooldown_until = now + self._cooldown
+                await self._fetch_single_flight()
+        return self._select(kid)
+
+    async def refresh(self) -> None:
+        """Fetch the JWKS now, whatever the TTL says; e.g. to warm the cache at startup.
+
+        Raises:
+            JWKSUnavailableError: the fetch failed (previously fetched keys are kept).
+        """
+        async with self._lock:
+            ok = await self._fetch()
+        if not ok:
+            raise JWKSUnavailableError(
+                "the JWKS could not be fetched", retry_after=self._retry_after(self._clock())
+            )
+
+    def _usable_keys(self) -> dict[str, Key]:
+        if self._clock() - self._fetched_at >= self._max_stale:
+            return {}
+        return self._keys
+
+    def _needs_fetch(self, now: float) -> bool:
+        return now - self._fetched_at >= self._ttl and now >= self._retry_at
+
+    def _retry_after(self, now: float) -> float:
+        return max(1.0, self._retry_at - now)
+
+    def _select(self, kid: str) -> Key:
+        keys = self._usable_keys()
+        if not keys:
+            raise JWKSUnavailableError(
+                "no usable signing keys", retry_after=self._retry_after(self._clock())
+            )
+        key = keys.get(kid)
+        if key is None:
+            raise KeyNotFoundError("no signing key in the JWKS has the token's kid")
+        return key
+
+    async def _fetch_single_flight(self) -> None:
+        attempts = self._attempts
+        async with self._lock:
+            # Another task may have fetched while this one waited for the lock; one fetch
+            # then serves every caller that queued behind it.
+            if self._attempts != attempts:
+                return
+            await self._fetch()
+
+    async def _fetch(self) -> bool:
+        try:
+            with anyio.fail_after(self.settings.http_timeout):
+                body = await self._download()
+            keys = _parse_jwks(body)
+        except Exception as exc:  # any failure is a failed fetch, never a crash
+            self._record_failure(exc)
+            return False
+        finally:
+            self._attempts += 1
+        now = self._clock()
+        if set(keys) != set(self._keys):
+            logger.info("JWKS fetched from %s: %d signing keys", self.url, len(keys))
+        self._keys = keys
+        self._fetched_at = now
+        self._failures = 0
+        self._retry_at = -math.inf
+        return True
+
+    def _record_failure(self, exc: Exception) -> None:
+        self._failures += 1
+        delay = min(BACKOFF_MAX, BACKOFF_INITIAL * 2 ** (self._failures - 1))
+        delay *= random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not cryptography
+        self._retry_at = self._clock() + delay
+        reason = str(exc) if isinstance(exc, _FetchError) else type(exc).__name__
+        logger.warning(
+            "JWKS fetch from %s failed (%s); next attempt in %.0f s", self.url, reason, delay
+        )
+
+    @asynccontextmanager
+    async def _client(self) -> AsyncIterator[httpx.AsyncClient]:
+        if self._http_client is not None:
+            yield self._http_client
+            return
+        # A client per fetch: fetches are rare, and a client bound to one event loop would
+        # break apps and tests that run several loops over the cache's lifetime.
+        async with httpx.AsyncClient(
+            transport=self._transport,
+            timeout=self.settings.http_timeout,
+            follow_redirects=False,
+        ) as client:
+            yield client
+
+    async def _download(self) -> bytes:
+        async with (
+            self._client() as client,
+            client.stream(
+                "GET", self.url, headers={"Accept": "application/json"}, follow_redirects=False
+            ) as response,
+        ):
+            if response.status_code != 200:
+                raise _FetchError(f"HTTP status {response.status_code}")
+            declared = response.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > MAX_JWKS_BYTES:
+                raise _FetchError("response larger than the JWKS size limit")
+            body = bytearray()
+            # aiter_bytes yields decoded bytes, so the cap also bounds a compression bomb.
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > MAX_JWKS_BYTES:
+                    raise _FetchError("response larger than the JWKS size limit")
+            return bytes(body)
+
+
+def _parse_jwks(body: bytes) -> dict[str, Key]:
+    try:
+        document = loads_object(body)
+    except ValueError as exc:
+        raise _FetchError("response is not a JSON object") from exc
+    entries = document.get("keys")
+    if not isinstance(entries, list):
+        raise _FetchError("response has no 'keys' list")
+    if len(entries) > MAX_JWKS_KEYS:
+        raise _FetchError(f"response has more than {MAX_JWKS_KEYS} keys")
+    keys: dict[str, Key] = {}
+    duplicates: set[str] = set()
+    for position, entry in enumerate(entries):
+        try:
+            kid, key = _parse_jwk(entry)
+        except _FetchError as exc:
+            logger.warning("JWKS key #%d dropped: %s", position, exc)
+            continue
+        if kid in keys or kid in duplicates:
+            # An ambiguous kid could select either key; trust neither.
+            duplicates.add(kid)
+            keys.pop(kid, None)
+            logger.warning("JWKS key #%d dropped: duplicate kid", position)
+            continue
+        keys[kid] = key
+    if not keys:
+        raise _FetchError("response has no usable RS256 signing key")
+    return keys
+
+
+def _parse_jwk(entry: Any) -> tuple[str, Key]:
+    if not isinstance(entry, dict):
+        raise _FetchError("not an object")
+    if entry.get("kty") != "RSA":
+        raise _FetchError("kty is not RSA")
+    if entry.get("alg", "RS256") != "RS256":
+        raise _FetchError("alg is not RS256")
+    if entry.get("use", "sig") != "sig":
+        raise _FetchError("use is not sig")
+    key_ops = entry.get("key_ops")
+    if key_ops is not None and (not isinstance(key_ops, list) or "verify" not in key_ops):
+        raise _FetchError("key_ops does not allow verify")
+    kid = entry.get("kid")
+    if not isinstance(kid, str) or not 0 < len(kid) <= MAX_KID_LENGTH:
+        raise _FetchError("kid is not a string of 1-128 characters")
+    n, e = entry.get("n"), entry.get("e")
+    if not isinstance(n, str) or not isinstance(e, str):
+        raise _FetchError("n or e is not a string")
+    try:
+        modulus = int.from_bytes(b64url_decode(n), "big")
+        exponent = int.from_bytes(b64url_decode(e), "big")
+    except ValueError as exc:
+        raise _FetchError("n or e is not canonical base64url") from exc
+    if not MIN_RSA_BITS <= modulus.bit_length() <= MAX_RSA_BITS:
+        raise _FetchError("modulus size outside 2048-8192 bits")
+    if exponent < 3 or exponent % 2 == 0 or exponent.bit_length() > 32:
+        raise _FetchError("public exponent is not an odd number from 3 to 2**32")
+    try:
+        # Built once per kid and reused for every verification with this key.
+        key = jose_jwk.construct({"kty": "RSA", "n": n, "e": e}, algorithm="RS256")
+    except Exception as exc:  # python-jose raises several unrelated types
+        raise _FetchError("key could not be constructed") from exc
+    return kid, key

@@ -1,0 +1,162 @@
+"""`CognitoBearer`, the FastAPI security dependency, and the one place errors become HTTP."""
+
+# No `from __future__ import annotations`: FastAPI reads these signatures at runtime.
+
+import logging
+import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from fastapi import HTTPException
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import ConfigDict
+from starlette.requests import HTTPConnection
+
+from ._claims import CognitoClaims, TokenUse
+from ._exceptions import (
+    CognitoJWTError,
+    ConfigurationError,
+    JWKSUnavailableError,
+    PermissionDeniedError,
+    TokenError,
+    TokenExpiredError,
+)
+from ._settings import CognitoSettings
+from ._verifier import CognitoVerifier
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from ._settings import SettingsFields
+
+__all__ = ["CognitoBearer", "CognitoCredentials", "http_exception"]
+
+logger = logging.getLogger("fastapi_cognito_jwt")
+
+# Fixed texts only: nothing from the token, the kid or the claims reaches a response.
+_INVALID_TOKEN = 'Bearer error="invalid_token"'
+_EXPIRED_TOKEN = 'Bearer error="invalid_token", error_description="The token has expired"'
+_INSUFFICIENT_SCOPE = 'Bearer error="insufficient_scope"'
+_INVALID_REQUEST = 'Bearer error="invalid_request"'
+
+
+def http_exception(error: CognitoJWTError) -> HTTPException:
+    """Translate a library exception raised while serving a request into its HTTP answer.
+
+    `TokenError` → 401 `invalid_token`; `PermissionDeniedError` → 403 `insufficient_scope`;
+    `JWKSUnavailableError` (or anything else) → 503 with `Retry-After`.
+    """
+    if isinstance(error, TokenExpiredError):
+        return HTTPException(401, "Token has expired", headers={"WWW-Authenticate": _EXPIRED_TOKEN})
+    if isinstance(error, TokenError):
+        return HTTPException(401, "Invalid token", headers={"WWW-Authenticate": _INVALID_TOKEN})
+    if isinstance(error, PermissionDeniedError):
+        return HTTPException(
+            403, "Insufficient permissions", headers={"WWW-Authenticate": _INSUFFICIENT_SCOPE}
+        )
+    retry_after = error.retry_after if isinstance(error, JWKSUnavailableError) else 30.0
+    return HTTPException(
+        503,
+        "Authentication is temporarily unavailable",
+        headers={"Retry-After": str(math.ceil(retry_after))},
+    )
+
+
+class CognitoCredentials(HTTPAuthorizationCredentials):
+    """The credentials of a request whose bearer token verified.
+
+    `credentials` is the raw token, `claims` its verified claims and `header` its JOSE header.
+    """
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    claims: CognitoClaims
+    header: Mapping[str, Any]
+
+
+class CognitoBearer(HTTPBearer):
+    """A FastAPI dependency that requires a valid Cognito bearer token.
+
+    Use it on a route, on a whole router, or through the helper dependencies. Swagger UI
+    shows it as an HTTP bearer scheme, so its Authorize button works.
+
+    ```python
+    auth = CognitoBearer(settings, token_use="access")
+
+    @app.get("/me")
+    async def me(creds: CognitoCredentials = Depends(auth)) -> dict[str, str | None]:
+        return {"username": creds.claims.username}
+
+    router = APIRouter(dependencies=[Depends(auth)])
+    ```
+
+    Answers: a missing or non-Bearer `Authorization` header is 401 with a bare
+    `WWW-Authenticate: Bearer` (or `None` with `auto_error=False`); an invalid token is always
+    401 `Bearer error="invalid_token"`, even with `auto_error=False`, so a bad token never
+    turns into an anonymous request; several `Authorization` headers are 400
+    `invalid_request`; no usable signing key is 503 with `Retry-After`.
+
+    Args:
+        settings: a `CognitoSettings`; or pass its fields as keyword arguments.
+        token_use: `"access"` or `"id"`: which kind of token this route accepts.
+        claims_model: a `CognitoClaims` subclass to validate the claims into.
+        verifier: a `CognitoVerifier` to share (instead of settings or fields).
+        auto_error: when False, a request without bearer credentials gets `None`.
+        scheme_name: the security scheme's name in OpenAPI.
+        description: the security scheme's description in OpenAPI.
+    """
+
+    def __init__(
+        self,
+        settings: CognitoSettings | None = None,
+        /,
+        *,
+        token_use: TokenUse,
+        claims_model: type[CognitoClaims] = CognitoClaims,
+        verifier: CognitoVerifier | None = None,
+        auto_error: bool = True,
+        scheme_name: str | None = None,
+        description: str | None = None,
+        **fields: "Unpack[SettingsFields]",
+    ) -> None:
+        super().__init__(
+            bearerFormat="JWT",
+            scheme_name=scheme_name,
+            description=description,
+            auto_error=auto_error,
+        )
+        if token_use not in ("access", "id"):
+            raise ConfigurationError("token_use must be 'access' or 'id'")
+        if not (isinstance(claims_model, type) and issubclass(claims_model, CognitoClaims)):
+            raise ConfigurationError("claims_model must be a subclass of CognitoClaims")
+        if verifier is not None and (settings is not None or fields):
+            raise ConfigurationError("pass either verifier or settings, not both")
+        self.verifier = verifier or CognitoVerifier(settings, **fields)
+        self.token_use: TokenUse = token_use
+        self.claims_model = claims_model
+
+    async def __call__(self, request: HTTPConnection) -> CognitoCredentials | None:
+        """Read the bearer token from the request and verify it."""
+        values = request.headers.getlist("authorization")
+        if len(values) > 1:
+            # Proxies and frameworks disagree on which of several headers wins; refuse to guess.
+            raise HTTPException(
+                400, "Invalid request", headers={"WWW-Authenticate": _INVALID_REQUEST}
+            )
+        scheme, _, token = (values[0] if values else "").partition(" ")
+        token = token.lstrip(" ")  # RFC 6750 allows several spaces after the scheme
+        if scheme.lower() != "bearer" or not token:
+            if self.auto_error:
+                raise self.make_not_authenticated_error()
+            return None
+        try:
+            verified = await self.verifier.verify_token(
+                token, token_use=self.token_use, claims_model=self.claims_model
+            )
+        except CognitoJWTError as exc:
+            logger.info("Bearer token rejected: %s: %s", type(exc).__name__, exc)
+            raise http_exception(exc) from None
+        # Everything here was validated by the verifier; skip validating it again.
+        return CognitoCredentials.model_construct(
+            scheme=scheme, credentials=token, claims=verified.claims, header=verified.header
+        )

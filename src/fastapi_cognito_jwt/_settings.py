@@ -1,0 +1,267 @@
+"""`CognitoSettings`: one validated configuration object, from arguments or the environment."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Any, TypedDict
+from urllib.parse import urlsplit
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from ._exceptions import ConfigurationError
+
+__all__ = ["CognitoSettings", "SettingsFields", "resolve_settings"]
+
+# aws-jwt-verify's pool-id grammar: the region is the part before the underscore.
+_POOL_ID = re.compile(r"(?P<region>[a-z]{2}(?:-gov)?-[a-z]+-\d)_[A-Za-z0-9]+")
+# Anything used in a URL must be inert there: no '/', '#', '@', '?' or '%'.
+_SAFE_POOL_ID = re.compile(r"[A-Za-z0-9_-]{1,55}")
+_REGION = re.compile(r"[a-z]{2}(?:-gov)?-[a-z]+-\d")
+_CLIENT_ID = re.compile(r"[\w+]{1,128}", re.ASCII)
+
+MAX_TOKEN_BYTES_LIMIT = 64 * 1024
+
+
+def _split_list(value: Any) -> Any:
+    """Accept a JSON list or a comma-separated string, as environment variables carry them."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                return json.loads(text)
+            except ValueError as exc:
+                raise ValueError("not a valid JSON list") from exc
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class CognitoSettings(BaseSettings):
+    """Where tokens come from and how strictly they are checked.
+
+    Read from keyword arguments or from `COGNITO_*` environment variables (and a `.env`
+    file is not read unless you pass `_env_file`). Everything is validated at construction;
+    a problem raises `ConfigurationError`. Nothing touches the network here.
+
+    ```python
+    settings = CognitoSettings(
+        user_pool_id="eu-west-1_AbC123",
+        client_ids=["3n4b5urk1ft4fl3mg5e62d9ado"],
+    )
+    ```
+    """
+
+    model_config = SettingsConfigDict(env_prefix="COGNITO_", frozen=True, extra="forbid")
+
+    user_pool_id: str = Field(description="The user pool id, e.g. `eu-west-1_AbC123`.")
+    client_ids: Annotated[list[str], NoDecode] = Field(
+        description="App client ids whose tokens are accepted; at least one."
+    )
+    region: str | None = Field(
+        default=None, description="AWS region; derived from the pool id when not given."
+    )
+    issuers: Annotated[list[str] | None, NoDecode] = Field(
+        default=None,
+        description="Accepted `iss` values; default `https://cognito-idp.{region}.amazonaws.com/{pool}`.",
+    )
+    jwks_url: str | None = Field(
+        default=None,
+        description="Where the signing keys are fetched; default `{issuer}/.well-known/jwks.json`.",
+    )
+    allow_insecure_jwks_url: bool = Field(
+        default=False,
+        description="Allow a plain `http://` JWKS URL on a non-loopback host (emulators only).",
+    )
+    leeway: float = Field(
+        default=0.0,
+        ge=0,
+        le=300,
+        description="Clock skew allowed on `exp`, `nbf` and `iat`, in seconds.",
+    )
+    jwks_ttl: float = Field(
+        default=600.0, gt=0, description="Seconds before the JWKS is fetched again."
+    )
+    jwks_miss_cooldown: float = Field(
+        default=30.0,
+        ge=0,
+        description="Seconds after an unknown-kid refetch during which unknown kids are refused.",
+    )
+    jwks_max_stale: float = Field(
+        default=86400.0,
+        gt=0,
+        description="How long keys are still used while the JWKS endpoint fails, in seconds.",
+    )
+    http_timeout: float = Field(
+        default=5.0, gt=0, le=60, description="Total deadline of one JWKS fetch, in seconds."
+    )
+    max_token_bytes: int = Field(
+        default=16 * 1024,
+        ge=256,
+        le=MAX_TOKEN_BYTES_LIMIT,
+        description="Longest token accepted, in bytes.",
+    )
+    token_cache_size: int = Field(
+        default=10_000, ge=0, description="Verified tokens remembered; 0 disables the cache."
+    )
+
+    if not TYPE_CHECKING:
+        # Wrap pydantic's ValidationError so callers catch one library exception. Hidden from
+        # type checkers so that the pydantic plugin still types the keyword arguments.
+        def __init__(self, **values: Any) -> None:
+            try:
+                super().__init__(**values)
+            except ValidationError as exc:
+                raise ConfigurationError(_describe(exc)) from None
+
+    @field_validator("client_ids", "issuers", mode="before")
+    @classmethod
+    def _parse_list(cls, value: Any) -> Any:
+        return _split_list(value)
+
+    @field_validator("user_pool_id")
+    @classmethod
+    def _check_pool_id(cls, value: str) -> str:
+        if not _SAFE_POOL_ID.fullmatch(value):
+            raise ValueError("must be 1-55 characters of letters, digits, '_' or '-'")
+        return value
+
+    @field_validator("region")
+    @classmethod
+    def _check_region(cls, value: str | None) -> str | None:
+        if value is not None and not _REGION.fullmatch(value):
+            raise ValueError("is not an AWS region name such as eu-west-1")
+        return value
+
+    @field_validator("client_ids")
+    @classmethod
+    def _check_client_ids(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("at least one app client id is required")
+        for client_id in value:
+            if not _CLIENT_ID.fullmatch(client_id):
+                raise ValueError("an app client id is 1-128 letters, digits, '_' or '+'")
+        return value
+
+    @field_validator("issuers")
+    @classmethod
+    def _check_issuers(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        if not value:
+            raise ValueError("give at least one issuer, or leave it unset for the default")
+        for issuer in value:
+            if (
+                not issuer
+                or issuer != issuer.strip()
+                or not issuer.startswith(("https://", "http://"))
+            ):
+                raise ValueError("an issuer is an http(s) URL without surrounding spaces")
+        return value
+
+    @model_validator(mode="after")
+    def _check_derived(self) -> CognitoSettings:
+        if (
+            self.region is None
+            and self.issuers is None
+            and not _POOL_ID.fullmatch(self.user_pool_id)
+        ):
+            raise ValueError(
+                "user_pool_id is not of the form <region>_<id>: "
+                "set region, or set issuers and jwks_url"
+            )
+        if self.jwks_url is None and self.issuers is not None and len(self.issuers) > 1:
+            raise ValueError("with several issuers, set jwks_url explicitly")
+        url = urlsplit(self.resolved_jwks_url)
+        host = url.hostname or ""
+        if (
+            url.scheme not in ("https", "http")
+            or not host
+            or url.username
+            or url.password
+            or url.fragment
+        ):
+            raise ValueError("jwks_url must be an http(s) URL with a host and no credentials")
+        if url.scheme == "http" and not _is_loopback(host) and not self.allow_insecure_jwks_url:
+            raise ValueError(
+                "jwks_url uses plain http on a non-loopback host: "
+                "use https, or set allow_insecure_jwks_url"
+            )
+        if self.jwks_max_stale < self.jwks_ttl:
+            raise ValueError("jwks_max_stale must be at least jwks_ttl")
+        return self
+
+    @property
+    def resolved_region(self) -> str | None:
+        """The region given, or the one in the pool id (None when neither tells)."""
+        if self.region is not None:
+            return self.region
+        match = _POOL_ID.fullmatch(self.user_pool_id)
+        return match["region"] if match else None
+
+    @property
+    def accepted_issuers(self) -> tuple[str, ...]:
+        """The exact `iss` values accepted."""
+        if self.issuers is not None:
+            return tuple(self.issuers)
+        return (f"https://cognito-idp.{self.resolved_region}.amazonaws.com/{self.user_pool_id}",)
+
+    @property
+    def resolved_jwks_url(self) -> str:
+        """The URL the signing keys are fetched from."""
+        if self.jwks_url is not None:
+            return self.jwks_url
+        return f"{self.accepted_issuers[0]}/.well-known/jwks.json"
+
+
+def _describe(error: ValidationError) -> str:
+    """Summarise a ValidationError without echoing input values (they may be secrets)."""
+    problems = []
+    for item in error.errors(include_url=False, include_input=False):
+        where = ".".join(str(part) for part in item["loc"]) or "settings"
+        problems.append(f"{where}: {item['msg']}")
+    return "invalid Cognito settings: " + "; ".join(problems)
+
+
+class SettingsFields(TypedDict, total=False):
+    """The fields of `CognitoSettings`, accepted as keyword arguments by every constructor."""
+
+    user_pool_id: str
+    client_ids: list[str]
+    region: str | None
+    issuers: list[str] | None
+    jwks_url: str | None
+    allow_insecure_jwks_url: bool
+    leeway: float
+    jwks_ttl: float
+    jwks_miss_cooldown: float
+    jwks_max_stale: float
+    http_timeout: float
+    max_token_bytes: int
+    token_cache_size: int
+
+
+def resolve_settings(
+    settings: CognitoSettings | None, fields: Mapping[str, Any]
+) -> CognitoSettings:
+    """Return `settings`, `CognitoSettings(**fields)`, or `settings` with `fields` overriding."""
+    if settings is not None and not isinstance(settings, CognitoSettings):
+        raise ConfigurationError("settings must be a CognitoSettings instance")
+    if not fields:
+        return settings if settings is not None else CognitoSettings()
+    unknown = set(fields) - set(CognitoSettings.model_fields)
+    if unknown:
+        raise ConfigurationError(f"unknown settings fields: {', '.join(sorted(unknown))}")
+    base = settings.model_dump(exclude_unset=True) if settings is not None else {}
+    return CognitoSettings(**{**base, **fields})

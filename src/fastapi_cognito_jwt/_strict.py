@@ -1,0 +1,91 @@
+"""Strict base64url and JSON decoding shared by the token parser and the JWKS parser.
+
+Both raise `ValueError` for anything that is not exactly one canonical encoding; callers
+translate that into their own error type.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+import math
+import re
+from typing import Any
+
+__all__ = ["B64URL_SEGMENT", "b64url_decode", "check_canonical", "loads_object"]
+
+B64URL_SEGMENT = "[A-Za-z0-9_-]+"
+_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_INDEX = {char: index for index, char in enumerate(_ALPHABET)}
+_SEGMENT = re.compile(B64URL_SEGMENT)
+_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+_PADDING = (b"", b"", b"==", b"=")
+
+
+def check_canonical(segment: str) -> None:
+    """Refuse a base64url segment that has more than one spelling of its bytes.
+
+    The caller has already checked the alphabet. What is left are a length that no byte
+    string encodes to, and unused low bits in the last character: without this check a
+    signature could be re-spelt 15 ways and slip past caches and denylists.
+    """
+    remainder = len(segment) % 4
+    if remainder == 1:
+        raise ValueError("base64url segment has an impossible length")
+    if remainder:
+        unused_bits = 0b1111 if remainder == 2 else 0b11
+        if _INDEX[segment[-1]] & unused_bits:
+            raise ValueError("base64url segment is not canonical")
+
+
+def b64url_decode(segment: str) -> bytes:
+    """Decode one canonical, unpadded base64url segment."""
+    if not isinstance(segment, str) or not _SEGMENT.fullmatch(segment):
+        raise ValueError("not a base64url segment")
+    check_canonical(segment)
+    data = segment.encode("ascii").translate(_TO_STANDARD) + _PADDING[len(segment) % 4]
+    try:
+        return binascii.a2b_base64(data)
+    except binascii.Error as exc:  # pragma: no cover - excluded by the checks above
+        raise ValueError("invalid base64url segment") from exc
+
+
+def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise ValueError("duplicate member name")
+    return result
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"non-standard JSON constant {name}")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("JSON number out of range")
+    return value
+
+
+_DECODER = json.JSONDecoder(
+    object_pairs_hook=_unique_object,
+    parse_constant=_reject_constant,
+    parse_float=_finite_float,
+)
+
+
+def loads_object(data: bytes) -> dict[str, Any]:
+    """Parse UTF-8 JSON whose top level is an object, refusing anything ambiguous.
+
+    Duplicate member names, `NaN`/`Infinity`, numbers beyond float range, a byte-order mark,
+    invalid UTF-8, nesting deeper than the interpreter allows and integers beyond Python's
+    digit limit all raise `ValueError`.
+    """
+    try:
+        value = _DECODER.decode(data.decode("utf-8"))
+    except RecursionError as exc:
+        raise ValueError("JSON nested too deeply") from exc
+    if not isinstance(value, dict):
+        raise ValueError("JSON value is not an object")
+    return value
