@@ -44,7 +44,7 @@ from ._exceptions import (  # noqa: E402
 from ._jwks import JWKSCache  # noqa: E402
 from ._security import CognitoBearer, CognitoCredentials  # noqa: E402
 from ._settings import CognitoSettings, SettingsFields  # noqa: E402
-from ._verifier import CognitoVerifier, VerifiedToken  # noqa: E402
+from ._verifier import CognitoVerifier  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -71,7 +71,6 @@ __all__ = [
     "TokenExpiredError",
     "TokenNotYetValidError",
     "TokenUse",
-    "VerifiedToken",
     "__version__",
     "current_claims",
     "current_username",

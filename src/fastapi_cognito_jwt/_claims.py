@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Collection, Mapping
-from typing import Any, Literal
+from types import MappingProxyType
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, PrivateAttr, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SkipValidation,
+    model_validator,
+)
 
 from ._exceptions import (
     InvalidClaimError,
@@ -17,7 +26,7 @@ from ._exceptions import (
     TokenNotYetValidError,
 )
 
-__all__ = ["CognitoClaims", "TokenUse", "check_claims"]
+__all__ = ["ClaimsT", "CognitoClaims", "TokenUse", "check_claims"]
 
 TokenUse = Literal["access", "id"]
 
@@ -27,6 +36,11 @@ MAX_LIFETIME = 86_400
 IAT_SKEW = 60
 # Far beyond any real timestamp, and small enough that float arithmetic stays exact.
 _MAX_TIMESTAMP = 2**53
+
+
+def _split_scope(value: Any) -> Any:
+    # RFC 6749 §3.3: scopes are separated by single spaces; a tab is part of a scope name.
+    return tuple(filter(None, value.split(" "))) if isinstance(value, str) else value
 
 
 class CognitoClaims(BaseModel):
@@ -65,56 +79,49 @@ class CognitoClaims(BaseModel):
     """The token's unique id."""
     origin_jti: str | None = None
     """The id of the authentication event the token descends from."""
-    client_id: str
+    client_id: str = Field(validation_alias=AliasChoices("client_id", "aud"))
     """The app client: `client_id` in access tokens, `aud` in ID tokens."""
-    username: str | None = None
+    username: str | None = Field(
+        default=None, validation_alias=AliasChoices("cognito:username", "username")
+    )
     """`username` (access) or `cognito:username` (ID); None for client-credentials tokens."""
-    groups: tuple[str, ...] = ()
+    groups: tuple[str, ...] = Field(default=(), validation_alias="cognito:groups", strict=False)
     """`cognito:groups`, empty when absent."""
-    scopes: tuple[str, ...] = ()
+    scopes: Annotated[tuple[str, ...], BeforeValidator(_split_scope)] = Field(
+        default=(), validation_alias="scope"
+    )
     """`scope` split on single spaces, empty when absent."""
+    payload: SkipValidation[Mapping[str, Any]] = Field(
+        default_factory=lambda: MappingProxyType({}), exclude=True, repr=False
+    )
+    """The whole verified payload by wire name, read-only."""
 
-    _payload: dict[str, Any] = PrivateAttr(default_factory=dict)
-
-    @model_validator(mode="wrap")
+    @model_validator(mode="before")
     @classmethod
-    def _from_payload(cls, data: Any, handler: Any) -> Any:
-        if not isinstance(data, Mapping):
-            return handler(data)
-        model = handler(_normalise(data))
-        model._payload = dict(data)
-        return model
+    def _keep_payload(cls, data: Any) -> Any:
+        if isinstance(data, MappingProxyType):
+            view = data  # the verifier hands over a payload nobody else holds
+        elif isinstance(data, dict):
+            # A read-only copy: claims of a cached token are shared by the requests sending it.
+            view = MappingProxyType(dict(data))
+        else:
+            return data
+        # Aliases map the wire names onto the fields, in pydantic's compiled validator.
+        return {**view, "payload": view}
 
     def __getitem__(self, name: str) -> Any:
         """Return the claim `name` as it appears in the token (a copy of lists and objects)."""
-        return copy.deepcopy(self._payload[name])
+        value = self.payload[name]
+        return copy.deepcopy(value) if isinstance(value, (list, dict)) else value
 
     def __contains__(self, name: object) -> bool:
-        return name in self._payload
+        return name in self.payload
 
     def get(self, name: str, default: Any = None) -> Any:
         """Return the claim `name`, or `default` when the token does not carry it."""
-        if name in self._payload:
+        if name in self.payload:
             return self[name]
         return default
-
-
-def _normalise(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """Map Cognito's wire names onto the typed fields; strict validation follows."""
-    data = dict(payload)
-    is_id = payload.get("token_use") == "id"
-    data["client_id"] = payload.get("aud") if is_id else payload.get("client_id")
-    data["username"] = payload.get("cognito:username") if is_id else payload.get("username")
-    groups = payload.get("cognito:groups", [])
-    data["groups"] = tuple(groups) if isinstance(groups, list) else groups
-    if "scope" not in payload:
-        data["scopes"] = ()
-    elif isinstance(payload["scope"], str):
-        # RFC 6749 §3.3: scopes are separated by single spaces; a tab is part of a scope name.
-        data["scopes"] = tuple(scope for scope in payload["scope"].split(" ") if scope)
-    else:
-        data["scopes"] = payload["scope"]  # left for strict validation to refuse
-    return data
 
 
 def _timestamp(payload: Mapping[str, Any], name: str) -> int:
@@ -150,6 +157,13 @@ def check_claims(
         raise InvalidClientError(
             f"{client_claim} is not an accepted app client", claim=client_claim
         )
+    # CognitoClaims reads client_id before aud, and cognito:username before username; where a
+    # token spells one of them both ways, the spellings must agree.
+    if token_use == "id" and payload.get("client_id", client) != client:
+        raise InvalidClientError("client_id differs from aud", claim="client_id")
+    username = payload.get("username")
+    if username is not None and payload.get("cognito:username", username) != username:
+        raise InvalidClaimError("username differs from cognito:username", claim="username")
     exp = _timestamp(payload, "exp")
     iat = _timestamp(payload, "iat")
     nbf = _timestamp(payload, "nbf") if "nbf" in payload else None
@@ -162,3 +176,6 @@ def check_claims(
     if exp - iat > MAX_LIFETIME:
         raise InvalidClaimError("token lifetime exceeds 24 hours", claim="exp")
     return exp
+
+
+ClaimsT = TypeVar("ClaimsT", bound=CognitoClaims)

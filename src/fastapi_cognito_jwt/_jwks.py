@@ -38,6 +38,9 @@ BACKOFF_INITIAL = 5.0
 BACKOFF_MAX = 300.0
 
 
+_REQUEST_HEADERS = {"Accept": "application/json", "Accept-Encoding": "identity"}
+
+
 class _FetchError(Exception):
     """A JWKS fetch or parse failure; the message is safe to log."""
 
@@ -171,13 +174,15 @@ class JWKSCache:
     async def _fetch(self) -> bool:
         try:
             with anyio.fail_after(self.settings.http_timeout):
-                body = await self._download()
+                body = await self._download_with_retry()
             keys = _parse_jwks(body)
         except Exception as exc:  # any failure is a failed fetch, never a crash
+            self._attempts += 1
             self._record_failure(exc)
             return False
-        finally:
-            self._attempts += 1
+        # A cancelled fetch (its caller went away) is not an attempt: whoever queued behind
+        # it must fetch instead of reading "another task just tried".
+        self._attempts += 1
         now = self._clock()
         if set(keys) != set(self._keys):
             logger.info("JWKS fetched from %s: %d signing keys", self.url, len(keys))
@@ -211,21 +216,32 @@ class JWKSCache:
         ) as client:
             yield client
 
+    async def _download_with_retry(self) -> bytes:
+        try:
+            return await self._download()
+        except httpx.TransportError as exc:
+            # One immediate retry for a dropped connection; a timeout has used up the deadline.
+            if isinstance(exc, httpx.TimeoutException):
+                raise
+            return await self._download()
+
     async def _download(self) -> bytes:
         async with (
             self._client() as client,
             client.stream(
-                "GET", self.url, headers={"Accept": "application/json"}, follow_redirects=False
+                "GET", self.url, headers=_REQUEST_HEADERS, follow_redirects=False
             ) as response,
         ):
             if response.status_code != 200:
                 raise _FetchError(f"HTTP status {response.status_code}")
+            if response.headers.get("Content-Encoding", "identity").lower() != "identity":
+                # Decompressing would let a small body expand far past the size cap in memory.
+                raise _FetchError("compressed response refused")
             declared = response.headers.get("Content-Length", "")
             if declared.isdigit() and int(declared) > MAX_JWKS_BYTES:
                 raise _FetchError("response larger than the JWKS size limit")
             body = bytearray()
-            # aiter_bytes yields decoded bytes, so the cap also bounds a compression bomb.
-            async for chunk in response.aiter_bytes():
+            async for chunk in response.aiter_bytes():  # identity: the bytes as sent
                 body += chunk
                 if len(body) > MAX_JWKS_BYTES:
                     raise _FetchError("response larger than the JWKS size limit")

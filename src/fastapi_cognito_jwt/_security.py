@@ -150,13 +150,13 @@ class CognitoBearer(HTTPBearer):
                 raise self.make_not_authenticated_error()
             return None
         try:
-            verified = await self.verifier.verify_token(
-                token, token_use=self.token_use, claims_model=self.claims_model
+            claims, header, _key = await self.verifier.verify_with_header(
+                token, self.token_use, self.claims_model
             )
         except CognitoJWTError as exc:
             logger.info("Bearer token rejected: %s: %s", type(exc).__name__, exc)
             raise http_exception(exc) from None
         # Everything here was validated by the verifier; skip validating it again.
         return CognitoCredentials.model_construct(
-            scheme=scheme, credentials=token, claims=verified.claims, header=verified.header
+            scheme=scheme, credentials=token, claims=claims, header=header
         )

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, overload
 
 import httpx
 from cachetools import LRUCache
 from jose.backends.base import Key
 from pydantic import ValidationError
 
-from ._claims import CognitoClaims, TokenUse, check_claims
+from ._claims import ClaimsT, CognitoClaims, TokenUse, check_claims
 from ._exceptions import (
     ConfigurationError,
     InvalidClaimError,
@@ -24,20 +22,18 @@ from ._exceptions import (
 )
 from ._jwks import MAX_KID_LENGTH, JWKSCache
 from ._settings import CognitoSettings, resolve_settings
-from ._strict import B64URL_SEGMENT, b64url_decode, check_canonical, loads_object
+from ._strict import B64URL_ALPHABET, b64url_decode, check_canonical, decode_checked, loads_object
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
     from ._settings import SettingsFields
 
-__all__ = ["CognitoVerifier", "VerifiedToken"]
+__all__ = ["CognitoVerifier"]
 
 logger = logging.getLogger("fastapi_cognito_jwt")
 
-ClaimsT = TypeVar("ClaimsT", bound=CognitoClaims)
 
-_COMPACT_JWS = re.compile(rf"({B64URL_SEGMENT})\.({B64URL_SEGMENT})\.({B64URL_SEGMENT})")
 MAX_HEADER_BYTES = 1024
 # Header parameters that would make us fetch keys from, or trust keys in, the token itself,
 # or that belong to JWE or to JWS extensions we do not implement (RFC 7515 §4.1.11, RFC 8725).
@@ -49,20 +45,8 @@ FORBIDDEN_HEADER_PARAMS = frozenset(
 _HEADER_MEMO_SIZE = 32
 
 
-@dataclass(frozen=True)
-class VerifiedToken(Generic[ClaimsT]):
-    """A token that passed every check: its JOSE header and its claims."""
-
-    header: Mapping[str, Any]
-    claims: ClaimsT
-
-
-@dataclass(frozen=True)
-class _CacheEntry:
-    verified: VerifiedToken[Any]
-    kid: str
-    key: Key
-    exp: int
+# A verified token as the cache keeps it: claims, JOSE header, and the key that verified it.
+_Verified = tuple[CognitoClaims, Mapping[str, Any], Key]
 
 
 class CognitoVerifier:
@@ -105,7 +89,7 @@ class CognitoVerifier:
         self._leeway = self.settings.leeway
         self._max_bytes = self.settings.max_token_bytes
         size = self.settings.token_cache_size
-        self._cache: LRUCache[tuple[str, str, type[CognitoClaims]], _CacheEntry] | None = (
+        self._cache: LRUCache[tuple[str, str, type[CognitoClaims]], _Verified] | None = (
             LRUCache(maxsize=size) if size else None
         )
         self._headers: dict[str, Mapping[str, Any]] = {}
@@ -131,27 +115,13 @@ class CognitoVerifier:
             TokenError: the token is not acceptable (a subclass says why).
             JWKSUnavailableError: no signing key can be had right now.
         """
-        verified = await self.verify_token(token, token_use=token_use, claims_model=claims_model)
-        return verified.claims
+        claims, _header, _key = await self.verify_with_header(token, token_use, claims_model)
+        return claims
 
-    @overload
-    async def verify_token(
-        self, token: str, *, token_use: TokenUse
-    ) -> VerifiedToken[CognitoClaims]: ...
-
-    @overload
-    async def verify_token(
-        self, token: str, *, token_use: TokenUse, claims_model: type[ClaimsT]
-    ) -> VerifiedToken[ClaimsT]: ...
-
-    async def verify_token(
-        self,
-        token: str,
-        *,
-        token_use: TokenUse,
-        claims_model: type[CognitoClaims] = CognitoClaims,
-    ) -> VerifiedToken[Any]:
-        """Like `verify`, but return the verified JOSE header along with the claims."""
+    async def verify_with_header(
+        self, token: str, token_use: TokenUse, claims_model: type[CognitoClaims]
+    ) -> _Verified:
+        """`verify`, also returning the verified JOSE header and the key (for the bearer)."""
         if token_use not in ("access", "id"):
             raise ValueError("token_use must be 'access' or 'id'")
         if not isinstance(token, str):
@@ -160,51 +130,58 @@ class CognitoVerifier:
             raise MalformedTokenError("token exceeds the size limit")
         cache_key = (token, token_use, claims_model)
         if self._cache is not None:
-            entry = self._cache.get(cache_key)
-            if entry is not None:
+            cached = self._cache.get(cache_key)
+            if cached is not None:
+                claims, header, key = cached
                 # A remembered token is still re-checked for expiry and for its key having
                 # left the JWKS (or the JWKS being due for a refresh).
                 if (
-                    self._clock() < entry.exp + self._leeway
-                    and self.jwks.lookup(entry.kid) is entry.key
+                    self._clock() < claims.exp + self._leeway
+                    and self.jwks.lookup(header["kid"]) is key
                 ):
-                    return entry.verified
+                    return cached
                 del self._cache[cache_key]
-        entry = await self._verify_uncached(token, token_use, claims_model)
+        verified = await self._verify_uncached(token, token_use, claims_model)
         if self._cache is not None:
-            self._cache[cache_key] = entry
-        return entry.verified
+            self._cache[cache_key] = verified
+        return verified
 
     async def _verify_uncached(
         self, token: str, token_use: TokenUse, claims_model: type[CognitoClaims]
-    ) -> _CacheEntry:
-        match = _COMPACT_JWS.fullmatch(token)
-        if match is None:
+    ) -> _Verified:
+        try:
+            compact = token.encode("ascii")
+        except UnicodeEncodeError:
+            raise MalformedTokenError("token is not three base64url segments") from None
+        # Deleting the alphabet must leave exactly the two dots: one C call checks every byte.
+        if compact.translate(None, B64URL_ALPHABET) != b"..":
             raise MalformedTokenError("token is not three base64url segments")
-        header_segment, payload_segment, signature_segment = match.groups()
+        header_segment, payload_segment, signature_segment = token.split(".")
         try:
             for segment in (header_segment, payload_segment, signature_segment):
+                if not segment:
+                    raise ValueError("empty segment")
                 check_canonical(segment)
         except ValueError as exc:
-            raise MalformedTokenError("token segment is not canonical base64url") from exc
+            raise MalformedTokenError("token segment is empty or not canonical") from exc
         header = self._headers.get(header_segment) or _parse_header(header_segment)
         kid: str = header["kid"]
 
         key = await self.jwks.get_key(kid)
 
-        signing_input = token[: len(header_segment) + 1 + len(payload_segment)].encode("ascii")
+        dot = len(header_segment) + 1 + len(payload_segment)
         try:
-            valid = key.verify(signing_input, b64url_decode(signature_segment))
+            valid = key.verify(compact[:dot], decode_checked(compact[dot + 1 :]))
         except Exception as exc:  # a verify crash is a bad signature, not a 500
             raise InvalidSignatureError("signature could not be verified") from exc
         if not valid:
             raise InvalidSignatureError("signature does not match")
 
         try:
-            payload = loads_object(b64url_decode(payload_segment))
+            payload = loads_object(decode_checked(compact[len(header_segment) + 1 : dot]))
         except ValueError as exc:
             raise MalformedTokenError("payload is not a strict JSON object") from exc
-        exp = check_claims(
+        check_claims(
             payload,
             token_use=token_use,
             issuers=self._issuers,
@@ -213,7 +190,7 @@ class CognitoVerifier:
             now=self._clock(),
         )
         try:
-            claims = claims_model.model_validate(payload)
+            claims = claims_model.model_validate(MappingProxyType(payload))
         except ValidationError as exc:
             fields = sorted({".".join(map(str, error["loc"])) for error in exc.errors()})
             raise InvalidClaimError(
@@ -227,7 +204,7 @@ class CognitoVerifier:
             and all(isinstance(value, str) for value in header.values())
         ):
             self._headers[header_segment] = header
-        return _CacheEntry(VerifiedToken(header, claims), kid, key, exp)
+        return claims, header, key
 
 
 def _parse_header(segment: str) -> Mapping[str, Any]:
