@@ -109,8 +109,12 @@ REJECTED: list[Any] = [
     pytest.param("access", {"sub": MISSING}, InvalidClaimError, "sub", id="sub-missing"),
     pytest.param("access", {"sub": 5}, InvalidClaimError, "sub", id="sub-number"),
     pytest.param("access", {"username": 5}, InvalidClaimError, "username", id="username-number"),
-    pytest.param("id", {"cognito:username": ["a"]}, InvalidClaimError, "username",
+    pytest.param("id", {"cognito:username": ["a"]}, InvalidClaimError, "cognito:username",
                  id="cognito-username-list"),
+    pytest.param("id", {"client_id": "client-b"}, InvalidClientError, "client_id",
+                 id="id-client-id-disagrees-with-aud"),
+    pytest.param("access", {"cognito:username": "bob"}, InvalidClaimError, "username",
+                 id="access-cognito-username-disagrees"),
     pytest.param("access", {"auth_time": "1"}, InvalidClaimError, "auth_time",
                  id="auth-time-string"),
     pytest.param("access", {"jti": 5}, InvalidClaimError, "jti", id="jti-number"),
@@ -227,7 +231,7 @@ class PlainSubclass(CognitoClaims):
         pytest.param("access", {"cognito:groups": ["a", "b"], "scope": "x  y\tz"}, id="groups"),
         pytest.param("access", {"auth_time": None, "jti": None, "username": None}, id="nulls"),
         pytest.param("access", {"auth_time": MISSING, "origin_jti": MISSING}, id="missing"),
-        pytest.param("id", {"client_id": "x", "username": "y", "payload": 1}, id="id-odd-names"),
+        pytest.param("id", {"client_id": CLIENT, "username": "y", "payload": 1}, id="id-odd-names"),
         pytest.param("id", {"cognito:groups": [], "scope": ""}, id="id-empty"),
     ],
 )
@@ -317,6 +321,7 @@ async def test_custom_claims_model_failure(
 async def test_claims_and_header_are_immutable(pool: LocalUserPool) -> None:
     token = pool.sign(payload_for(pool, changes={"cognito:groups": ["users"]}))
     verifier = verifier_for(pool)
+    await verifier.verify(token, token_use="access")
     claims, header, _ = await verifier.verify_with_header(token, "access", CognitoClaims)
     with pytest.raises(ValidationError):
         claims.username = "mallory"  # type: ignore[misc]
@@ -443,14 +448,20 @@ def _model(**claims: Any) -> CognitoClaims:
 
 
 def test_model_access_names() -> None:
-    claims = _model(username="alice", aud="ignored", **{"cognito:username": "bob"})
+    claims = _model(username="alice", aud="ignored")
     assert (claims.client_id, claims.username) == (CLIENT, "alice")
 
 
 def test_model_id_names() -> None:
-    claims = _model(token_use="id", client_id="ignored", aud="c", username="x",
-                    **{"cognito:username": "bob"})  # fmt: skip
+    claims = _model(token_use="id", client_id=MISSING, aud="c", **{"cognito:username": "bob"})
     assert (claims.client_id, claims.username) == ("c", "bob")
+
+
+def test_model_prefers_client_id_and_cognito_username() -> None:
+    # The verifier refuses tokens whose two spellings disagree; on its own the model reads
+    # client_id before aud and cognito:username before username.
+    claims = _model(token_use="id", aud="c", username="x", **{"cognito:username": "bob"})
+    assert (claims.client_id, claims.username) == (CLIENT, "bob")
 
 
 @pytest.mark.parametrize(

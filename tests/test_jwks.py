@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import time
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from itertools import pairwise
 from typing import Any
@@ -28,6 +29,7 @@ from fastapi_cognito_jwt import (
     JWKSUnavailableError,
     KeyNotFoundError,
 )
+from fastapi_cognito_jwt._jwks import BACKOFF_INITIAL, BACKOFF_MAX
 from fastapi_cognito_jwt.testing import LocalUserPool
 
 pytestmark = pytest.mark.anyio
@@ -190,6 +192,7 @@ async def test_cold_start_is_single_flight(
     assert request.method == "GET"
     assert str(request.url) == pool.jwks_url
     assert request.headers["Accept"] == "application/json"
+    assert request.headers["Accept-Encoding"] == "identity"
 
 
 async def test_refresh_warms_the_cache(
@@ -319,10 +322,15 @@ async def test_stale_keys_serve_through_an_outage_then_fail_closed(
     for _ in range(600, 3599):
         assert await cache.get_key(pool.signing_kid) is key
         clock.advance(1)
-    attempts = endpoint.hits - 1
+    # Each failed fetch makes two requests at once: the dropped connection is retried once.
+    assert (endpoint.hits - 1) % 2 == 0, endpoint.hits
+    fetch_times = endpoint.hit_times[1::2]
+    assert endpoint.hit_times[2::2] == fetch_times
+    attempts = len(fetch_times)
     assert 3 <= attempts <= 25, attempts  # backed off, not one attempt per request
-    gaps = [b - a for a, b in pairwise(endpoint.hit_times[1:])]
-    assert max(gaps) <= 300 * 1.2 + 1
+    gaps = [b - a for a, b in pairwise(fetch_times)]
+    assert min(gaps) >= BACKOFF_INITIAL * 0.8
+    assert max(gaps) <= BACKOFF_MAX * 1.2 + 1
     with pytest.raises(KeyNotFoundError):
         await cache.get_key("never-published")  # an unknown kid is a 401, not a 503
     clock.advance(1)
@@ -340,18 +348,18 @@ async def test_cold_cache_outage_backs_off_and_recovers(
         await cache.refresh()  # an optional warm-up fails loudly but harmlessly
     with pytest.raises(JWKSUnavailableError) as info:
         await cache.get_key(pool.signing_kid)
-    assert endpoint.hits == 1  # inside the backoff window: no new attempt
+    assert endpoint.hits == 2  # one fetch, retried once; then inside the backoff window
     retry_after = info.value.retry_after
     assert retry_after >= 1
     clock.advance(retry_after / 2)
     for kid in (pool.signing_kid, "unknown-kid"):
         with pytest.raises(JWKSUnavailableError):
             await cache.get_key(kid)
-    assert endpoint.hits == 1
+    assert endpoint.hits == 2
     clock.advance(retry_after)
     endpoint.error = None
     assert await cache.get_key(pool.signing_kid) is cache.lookup(pool.signing_kid)
-    assert endpoint.hits == 2
+    assert endpoint.hits == 3
 
 
 async def test_backoff_doubles_with_jitter_caps_and_resets(
@@ -364,37 +372,142 @@ async def test_backoff_doubles_with_jitter_caps_and_resets(
             await cache.get_key(pool.signing_kid)
         delays.append(info.value.retry_after)
         clock.advance(info.value.retry_after)
-    assert endpoint.hits == 12  # one attempt per backoff window
-    assert all(1 <= delay <= 300 * 1.2 for delay in delays)
-    growing = [delay for delay in delays if delay < 300 * 0.8 / 2]
+    assert endpoint.hits == 2 * 12  # one fetch per backoff window, each retried once
+    assert BACKOFF_INITIAL * 0.8 <= delays[0] <= BACKOFF_INITIAL * 1.2
+    assert all(1 <= delay <= BACKOFF_MAX * 1.2 for delay in delays)
+    growing = [delay for delay in delays if delay < BACKOFF_MAX * 0.8 / 2]
+    assert len(growing) >= 3, delays
     for before, after in pairwise(growing):
         assert 2 * 0.8 / 1.2 <= after / before <= 2 * 1.2 / 0.8
-    assert min(delays[-3:]) >= 300 * 0.8
+    assert min(delays[-3:]) >= BACKOFF_MAX * 0.8
     endpoint.error = None
     await cache.get_key(pool.signing_kid)
+    assert endpoint.hits == 2 * 12 + 1
     endpoint.error = httpx.ConnectError("connection refused")
     with pytest.raises(JWKSUnavailableError) as info:
         await cache.refresh()
     assert info.value.retry_after <= delays[0] * 1.2 / 0.8  # the backoff started over
+    assert BACKOFF_INITIAL * 0.8 <= info.value.retry_after <= BACKOFF_INITIAL * 1.2
 
 
-async def test_first_backoff_is_the_recommended_30_seconds(
-    pool: LocalUserPool, endpoint: Endpoint, cache: JWKSCache
+async def test_first_backoff_is_5_seconds_with_20_percent_jitter(
+    pool: LocalUserPool, endpoint: Endpoint
 ) -> None:
-    # security.md §5 "Failure backoff": 30 s doubling to 5 min, ± 20 % jitter.
+    # Failure backoff: 5 s doubling to at most 5 min, ± 20 % jitter.
+    assert (BACKOFF_INITIAL, BACKOFF_MAX) == (5.0, 300.0)
     endpoint.error = httpx.ConnectError("connection refused")
-    with pytest.raises(JWKSUnavailableError) as info:
-        await cache.get_key(pool.signing_kid)
-    assert 30 * 0.8 <= info.value.retry_after <= 30 * 1.2
+    delays = []
+    for _ in range(50):  # fresh caches: every one is at its first failure
+        with pytest.raises(JWKSUnavailableError) as info:
+            await endpoint.cache().get_key(pool.signing_kid)
+        delays.append(info.value.retry_after)
+    assert all(5 * 0.8 <= delay <= 5 * 1.2 for delay in delays), delays
+    assert min(delays) < 5 < max(delays)  # jittered, not a fixed 5 s
 
 
+# -- one immediate retry of a dropped connection, and nothing else --------------------------
+
+
+DROPPED: list[tuple[str, Callable[[], Exception]]] = [
+    ("connect-error", lambda: httpx.ConnectError("connection reset")),
+    ("read-error", lambda: httpx.ReadError("connection reset by peer")),
+    ("write-error", lambda: httpx.WriteError("broken pipe")),
+    ("remote-protocol-error", lambda: httpx.RemoteProtocolError("peer closed")),
+]
+
+
+@pytest.mark.parametrize("injected", [False, True], ids=["own-client", "injected-client"])
+@pytest.mark.parametrize("error", [e for _, e in DROPPED], ids=[i for i, _ in DROPPED])
 async def test_network_error_is_retried_once_immediately(
-    pool: LocalUserPool, endpoint: Endpoint, cache: JWKSCache
+    pool: LocalUserPool,
+    endpoint: Endpoint,
+    clock: FakeClock,
+    library_logs: pytest.LogCaptureFixture,
+    error: Callable[[], Exception],
+    injected: bool,
 ) -> None:
-    # security.md §5 "HTTP client": one immediate retry on network errors only.
-    endpoint.errors = [httpx.ConnectError("connection reset")]
-    assert await cache.get_key(pool.signing_kid) is not None
+    # One immediate retry, within the same fetch, on a dropped connection only.
+    endpoint.errors = [error()]
+    async with httpx.AsyncClient(transport=endpoint.transport()) as client:
+        if injected:
+            cache = JWKSCache(pool.settings(), http_client=client, clock=clock)
+        else:
+            cache = endpoint.cache()
+        key = await cache.get_key(pool.signing_kid)
+    assert key is not None
     assert endpoint.hits == 2
+    assert endpoint.hit_times[0] == endpoint.hit_times[1]  # no backoff before the retry
+    assert cache.lookup(pool.signing_kid) is key  # a successful fetch: keys are fresh
+    assert not [r for r in library_logs.records if r.levelno >= logging.WARNING]
+
+
+@pytest.mark.parametrize("error", [e for _, e in DROPPED], ids=[i for i, _ in DROPPED])
+async def test_network_error_is_retried_only_once(
+    pool: LocalUserPool,
+    endpoint: Endpoint,
+    cache: JWKSCache,
+    clock: FakeClock,
+    library_logs: pytest.LogCaptureFixture,
+    error: Callable[[], Exception],
+) -> None:
+    endpoint.errors = [error(), error()]  # a third request would succeed
+    with pytest.raises(JWKSUnavailableError) as info:
+        await cache.refresh()
+    assert endpoint.hits == 2
+    # The retried fetch is one failure: the first backoff, and one warning.
+    assert BACKOFF_INITIAL * 0.8 <= info.value.retry_after <= BACKOFF_INITIAL * 1.2
+    warnings = [r for r in library_logs.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    with pytest.raises(JWKSUnavailableError):
+        await cache.get_key(pool.signing_kid)  # inside the backoff window
+    assert endpoint.hits == 2
+    clock.advance(info.value.retry_after)
+    assert await cache.get_key(pool.signing_kid) is cache.lookup(pool.signing_kid)
+    assert endpoint.hits == 3
+
+
+async def test_refusing_endpoint_costs_two_requests_per_fetch(
+    pool: LocalUserPool, endpoint: Endpoint, cache: JWKSCache, clock: FakeClock
+) -> None:
+    endpoint.error = httpx.ConnectError("connection refused")
+    for fetches in (1, 2, 3):
+        with pytest.raises(JWKSUnavailableError) as info:
+            await cache.refresh()
+        assert endpoint.hits == 2 * fetches
+        clock.advance(info.value.retry_after)
+
+
+NOT_RETRIED: list[tuple[str, Callable[[], Exception | int]]] = [
+    ("connect-timeout", lambda: httpx.ConnectTimeout("timed out")),
+    ("read-timeout", lambda: httpx.ReadTimeout("timed out")),
+    ("write-timeout", lambda: httpx.WriteTimeout("timed out")),
+    ("pool-timeout", lambda: httpx.PoolTimeout("timed out")),
+    ("decoding-error", lambda: httpx.DecodingError("bad body")),
+    ("runtime-error", lambda: RuntimeError("boom")),
+    ("key-error", lambda: KeyError("boom")),
+    ("http-500", lambda: 500),
+    ("http-503", lambda: 503),
+]
+
+
+@pytest.mark.parametrize("failure", [f for _, f in NOT_RETRIED], ids=[i for i, _ in NOT_RETRIED])
+async def test_timeouts_and_other_errors_are_not_retried(
+    pool: LocalUserPool,
+    endpoint: Endpoint,
+    cache: JWKSCache,
+    failure: Callable[[], Exception | int],
+) -> None:
+    outcome = failure()
+    if isinstance(outcome, int):
+        replies = [httpx.Response(outcome, json=pool.jwks())]
+        endpoint.reply = lambda: replies.pop() if replies else httpx.Response(200, json=pool.jwks())
+    else:
+        endpoint.errors = [outcome]
+    # The failure happens once only: a retry would succeed, so the fetch must fail.
+    with pytest.raises(JWKSUnavailableError):
+        await cache.refresh()
+    assert endpoint.hits == 1
+    assert cache.kids == frozenset()
 
 
 # -- non-200 statuses, redirects and bad bodies (W4, W5, W9, W10) --------------------------
@@ -497,10 +610,6 @@ async def streamed(data: bytes, consumed: list[int]) -> AsyncIterator[bytes]:
 def sized_reply(kind: str, body: bytes, consumed: list[int]) -> httpx.Response:
     if kind == "chunked":
         return httpx.Response(200, content=streamed(body, consumed))
-    if kind == "gzip":
-        return httpx.Response(
-            200, content=gzip.compress(body), headers={"Content-Encoding": "gzip"}
-        )
     if kind == "declared-1GB":
         return httpx.Response(200, content=body, headers={"Content-Length": "1000000000"})
     return httpx.Response(200, content=body)  # with its true Content-Length
@@ -515,12 +624,9 @@ def sized_reply(kind: str, body: bytes, consumed: list[int]) -> httpx.Response:
         pytest.param("chunked", LIMIT, True, id="64KiB-chunked"),
         pytest.param("chunked", LIMIT + 1, False, id="over-64KiB-chunked"),
         pytest.param("chunked", 10 * 2**20, False, id="10MiB-chunked"),
-        pytest.param("gzip", 0, True, id="gzip-small"),
-        pytest.param("gzip", LIMIT + 1, False, id="gzip-just-over-64KiB-decoded"),
-        pytest.param("gzip", 10 * 2**20, False, id="gzip-bomb-10MiB-decoded"),
     ],
 )
-async def test_body_size_is_capped_at_64kib_decoded(
+async def test_body_size_is_capped_at_64kib(
     pool: LocalUserPool,
     endpoint: Endpoint,
     cache: JWKSCache,
@@ -539,6 +645,61 @@ async def test_body_size_is_capped_at_64kib_decoded(
             await cache.get_key(pool.signing_kid)
         assert "size limit" in library_logs.text
         assert sum(consumed) <= LIMIT + 2 * 4096  # a streamed body is abandoned early
+
+
+async def once(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+def compressed_reply(encoding: str, body: bytes) -> httpx.Response:
+    if "gzip" in encoding.lower():
+        content = gzip.compress(body)
+    elif encoding == "deflate":
+        content = zlib.compress(body)
+    else:  # br, zstd: not really encoded, which matters only if the body were read
+        content = body
+    # Streamed, so that httpx decodes nothing unless the library reads the body.
+    return httpx.Response(200, content=once(content), headers={"Content-Encoding": encoding})
+
+
+@pytest.mark.parametrize(
+    ("encoding", "size"),
+    [
+        pytest.param("gzip", 0, id="gzip-small"),
+        pytest.param("gzip", LIMIT + 1, id="gzip-just-over-64KiB-decoded"),
+        pytest.param("gzip", 10 * 2**20, id="gzip-bomb-10MiB-decoded"),
+        pytest.param("GZIP", 0, id="gzip-uppercase"),
+        pytest.param("deflate", 0, id="deflate"),
+        pytest.param("br", 0, id="br"),
+        pytest.param("zstd", 0, id="zstd"),
+        pytest.param("identity, gzip", 0, id="identity-then-gzip"),
+    ],
+)
+async def test_compressed_response_is_refused(
+    pool: LocalUserPool,
+    endpoint: Endpoint,
+    library_logs: pytest.LogCaptureFixture,
+    encoding: str,
+    size: int,
+) -> None:
+    # Decompressing would let a small body expand past the 64 KiB cap in memory.
+    body = padded(pool.jwks(), size) if size else json.dumps(pool.jwks()).encode()
+    await assert_fetch_fails(endpoint, lambda: compressed_reply(encoding, body))
+    assert endpoint.requests
+    assert all(r.headers["Accept-Encoding"] == "identity" for r in endpoint.requests)
+    assert "compressed response refused" in library_logs.text
+    assert "size limit" not in library_logs.text
+
+
+@pytest.mark.parametrize("encoding", ["identity", "Identity"])
+async def test_identity_content_encoding_is_accepted(
+    pool: LocalUserPool, endpoint: Endpoint, cache: JWKSCache, encoding: str
+) -> None:
+    endpoint.reply = lambda: httpx.Response(
+        200, json=pool.jwks(), headers={"Content-Encoding": encoding}
+    )
+    assert await cache.get_key(pool.signing_kid) is not None
+    assert endpoint.hits == 1
 
 
 # -- per-key validation (W6, §5 "Key acceptance") ------------------------------------------
@@ -712,6 +873,7 @@ async def test_default_transport_with_respx(
     assert await cache.get_key(pool.signing_kid) is key
     assert route.call_count == 1
     assert route.calls.last.request.headers["Accept"] == "application/json"
+    assert route.calls.last.request.headers["Accept-Encoding"] == "identity"
     clock.advance(600)
     await cache.get_key(pool.signing_kid)
     assert route.call_count == 2
@@ -797,7 +959,7 @@ async def test_lookup_only_answers_without_network(
     assert cache.lookup(pool.signing_kid) is key  # stale, while the backoff runs
     clock.advance(600)
     assert cache.lookup(pool.signing_kid) is None  # beyond jwks_max_stale
-    assert endpoint.hits == 2
+    assert endpoint.hits == 3  # the refresh, then one failed fetch retried once
 
 
 async def test_a_cancelled_caller_does_not_fail_the_callers_waiting_on_its_fetch(

@@ -504,12 +504,29 @@ async def test_repeated_token_served_from_cache(
 ) -> None:
     verifier = verifier_for(pool)
     first = await verifier.verify(token, token_use="access")
-    second = await verifier.verify(token, token_use="access")
-    assert second is first
-    assert len(verify_calls) == 1
-    await verifier.verify(pool.sign(payload_for(pool)), token_use="access")
+    second = await verifier.verify(token, token_use="access")  # admitted on its second sighting
+    assert second is not first
     assert len(verify_calls) == 2
+    for _ in range(3):
+        assert await verifier.verify(token, token_use="access") is second
+    assert len(verify_calls) == 2
+    await verifier.verify(pool.sign(payload_for(pool)), token_use="access")
+    assert len(verify_calls) == 3
     assert pool.jwks_requests == 1
+
+
+async def test_token_seen_once_is_not_remembered(
+    pool: LocalUserPool, verify_calls: list[bytes]
+) -> None:
+    verifier = verifier_for(pool, token_cache_size=2)
+    hot = pool.sign(payload_for(pool))
+    for _ in range(2):
+        await verifier.verify(hot, token_use="access")
+    for _ in range(5):  # one-off tokens pass through without evicting the remembered one
+        await verifier.verify(pool.sign(payload_for(pool)), token_use="access")
+    calls = len(verify_calls)
+    await verifier.verify(hot, token_use="access")
+    assert len(verify_calls) == calls
 
 
 async def test_cache_disabled(pool: LocalUserPool, token: str, verify_calls: list[bytes]) -> None:
@@ -524,9 +541,13 @@ async def test_cache_evicts_least_recent(
 ) -> None:
     verifier = verifier_for(pool, token_cache_size=1)
     other = pool.sign(payload_for(pool))
-    for each in (token, other, token, token):
+    for each in (token, token, other, other):  # token admitted, then evicted by other
         await verifier.verify(each, token_use="access")
-    assert len(verify_calls) == 3
+    assert len(verify_calls) == 4
+    await verifier.verify(token, token_use="access")  # verified again, and readmitted at once
+    assert len(verify_calls) == 5
+    await verifier.verify(token, token_use="access")
+    assert len(verify_calls) == 5
 
 
 async def test_token_use_is_part_of_cache_key(pool: LocalUserPool, token: str) -> None:
@@ -566,10 +587,11 @@ async def test_expiry_rechecked_on_cache_hit(
         pool.settings(leeway=10), transport=pool.transport(), clock=lambda: now[0]
     )
     token = pool.sign(payload_for(pool, changes={"exp": NOW + 60}))
-    await verifier.verify(token, token_use="access")
+    for _ in range(2):
+        await verifier.verify(token, token_use="access")
     now[0] = NOW + 69.5  # expired, but inside the leeway: still served from the cache
     await verifier.verify(token, token_use="access")
-    assert len(verify_calls) == 1
+    assert len(verify_calls) == 2
     now[0] = NOW + 70
     await rejects(verifier, token, TokenExpiredError)
 
@@ -581,11 +603,12 @@ async def test_cached_entry_dropped_when_kid_leaves_jwks(
     jwks = JWKSCache(pool.settings(), transport=pool.transport(), clock=lambda: monotonic[0])
     verifier = CognitoVerifier(pool.settings(), jwks=jwks, clock=lambda: NOW)
     token = pool.sign(payload_for(pool))
-    await verifier.verify(token, token_use="access")
+    for _ in range(2):
+        await verifier.verify(token, token_use="access")
     pool.rotate_key(keep_old=False)
     monotonic[0] += 300  # within jwks_ttl: the known key and the cached token stay good
     await verifier.verify(token, token_use="access")
-    assert (pool.jwks_requests, len(verify_calls)) == (1, 1)
+    assert (pool.jwks_requests, len(verify_calls)) == (1, 2)
     monotonic[0] += 301  # past jwks_ttl: the next use refreshes and the kid is gone
     await rejects(verifier, token, KeyNotFoundError)
     assert pool.jwks_requests == 2
@@ -599,9 +622,10 @@ async def test_cached_entry_reverified_after_refresh_when_kid_stays(
     jwks = JWKSCache(pool.settings(), transport=pool.transport(), clock=lambda: monotonic[0])
     verifier = CognitoVerifier(pool.settings(), jwks=jwks, clock=lambda: NOW)
     token = pool.sign(payload_for(pool))
-    await verifier.verify(token, token_use="access")
+    for _ in range(2):
+        await verifier.verify(token, token_use="access")
     monotonic[0] += 601
     await verifier.verify(token, token_use="access")
-    assert (pool.jwks_requests, len(verify_calls)) == (2, 2)
+    assert (pool.jwks_requests, len(verify_calls)) == (2, 3)
     await verifier.verify(token, token_use="access")
-    assert len(verify_calls) == 2
+    assert len(verify_calls) == 3

@@ -5,15 +5,15 @@ from __future__ import annotations
 import copy
 from collections.abc import Collection, Mapping
 from types import MappingProxyType
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import (
     AliasChoices,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     SkipValidation,
+    computed_field,
     model_validator,
 )
 
@@ -36,11 +36,6 @@ MAX_LIFETIME = 86_400
 IAT_SKEW = 60
 # Far beyond any real timestamp, and small enough that float arithmetic stays exact.
 _MAX_TIMESTAMP = 2**53
-
-
-def _split_scope(value: Any) -> Any:
-    # RFC 6749 §3.3: scopes are separated by single spaces; a tab is part of a scope name.
-    return tuple(filter(None, value.split(" "))) if isinstance(value, str) else value
 
 
 class CognitoClaims(BaseModel):
@@ -87,10 +82,8 @@ class CognitoClaims(BaseModel):
     """`username` (access) or `cognito:username` (ID); None for client-credentials tokens."""
     groups: tuple[str, ...] = Field(default=(), validation_alias="cognito:groups", strict=False)
     """`cognito:groups`, empty when absent."""
-    scopes: Annotated[tuple[str, ...], BeforeValidator(_split_scope)] = Field(
-        default=(), validation_alias="scope"
-    )
-    """`scope` split on single spaces, empty when absent."""
+    scope: str | None = None
+    """The space-separated `scope` claim as sent; see `scopes`."""
     payload: SkipValidation[Mapping[str, Any]] = Field(
         default_factory=lambda: MappingProxyType({}), exclude=True, repr=False
     )
@@ -107,7 +100,16 @@ class CognitoClaims(BaseModel):
         else:
             return data
         # Aliases map the wire names onto the fields, in pydantic's compiled validator.
-        return {**view, "payload": view}
+        data = view.copy()
+        data["payload"] = view
+        return data
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        """`scope` split on single spaces, empty when absent."""
+        # RFC 6749 §3.3: scopes are separated by single spaces; a tab is part of a scope name.
+        return tuple(filter(None, self.scope.split(" "))) if self.scope else ()
 
     def __getitem__(self, name: str) -> Any:
         """Return the claim `name` as it appears in the token (a copy of lists and objects)."""
@@ -134,7 +136,6 @@ def _timestamp(payload: Mapping[str, Any], name: str) -> int:
 
 def check_claims(
     payload: Mapping[str, Any],
-    *,
     token_use: TokenUse,
     issuers: Collection[str],
     client_ids: Collection[str],
@@ -145,25 +146,26 @@ def check_claims(
 
     Order: issuer, token use, client, then the time claims.
     """
-    iss = payload.get("iss")
-    if not isinstance(iss, str) or iss not in issuers:
+    get = payload.get
+    iss = get("iss")
+    if type(iss) is not str or iss not in issuers:
         raise InvalidIssuerError()
-    if payload.get("token_use") != token_use:
+    if get("token_use") != token_use:
         raise InvalidTokenUseError()
     # Access tokens name the client in client_id and have no aud; never accept one for the other.
     client_claim = "client_id" if token_use == "access" else "aud"
-    client = payload.get(client_claim)
-    if not isinstance(client, str) or client not in client_ids:
+    client = get(client_claim)
+    if type(client) is not str or client not in client_ids:
         raise InvalidClientError(
             f"{client_claim} is not an accepted app client", claim=client_claim
         )
-    # CognitoClaims reads client_id before aud, and cognito:username before username; where a
-    # token spells one of them both ways, the spellings must agree.
-    if token_use == "id" and payload.get("client_id", client) != client:
-        raise InvalidClientError("client_id differs from aud", claim="client_id")
-    username = payload.get("username")
-    if username is not None and payload.get("cognito:username", username) != username:
-        raise InvalidClaimError("username differs from cognito:username", claim="username")
+    # CognitoClaims reads client_id before aud and cognito:username before username; where
+    # a token carries the other kind's spelling too, it must agree with the one checked here.
+    if token_use == "id":
+        if get("client_id", client) != client:
+            raise InvalidClientError("client_id differs from aud", claim="client_id")
+    elif "cognito:username" in payload and get("cognito:username") != get("username"):
+        raise InvalidClaimError("cognito:username differs from username", claim="username")
     exp = _timestamp(payload, "exp")
     iat = _timestamp(payload, "iat")
     nbf = _timestamp(payload, "nbf") if "nbf" in payload else None

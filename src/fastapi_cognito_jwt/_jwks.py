@@ -100,9 +100,12 @@ class JWKSCache:
 
     def lookup(self, kid: str) -> Key | None:
         """Return the key for `kid` if it can be used now without any network I/O."""
-        if self._needs_fetch(self._clock()):
+        # On every request's path, so `_needs_fetch` and `_usable_keys` are spelt out inline.
+        now = self._clock()
+        age = now - self._fetched_at
+        if age >= self._max_stale or (age >= self._ttl and now >= self._retry_at):
             return None
-        return self._usable_keys().get(kid)
+        return self._keys.get(kid)
 
     async def get_key(self, kid: str) -> Key:
         """Return the prepared key for `kid`, fetching the JWKS if needed.

@@ -8,20 +8,29 @@ from __future__ import annotations
 
 import binascii
 import json
+import json.scanner
 import math
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 __all__ = [
     "B64URL_ALPHABET",
     "b64url_decode",
     "check_canonical",
+    "canonical_end",
     "decode_checked",
     "loads_object",
 ]
 
 B64URL_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-_INDEX = {chr(char): index for index, char in enumerate(B64URL_ALPHABET)}
+# Last characters that leave unused bits set, by segment length modulo 4 (RFC 4648 §3.5).
+_NONCANONICAL_LAST = {
+    0: frozenset(),
+    1: frozenset(),
+    2: frozenset(chr(c) for i, c in enumerate(B64URL_ALPHABET) if i & 0b1111),
+    3: frozenset(chr(c) for i, c in enumerate(B64URL_ALPHABET) if i & 0b11),
+}
 _SEGMENT = re.compile("[A-Za-z0-9_-]+")
 _TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 _PADDING = (b"", b"", b"==", b"=")
@@ -34,13 +43,13 @@ def check_canonical(segment: str) -> None:
     string encodes to, and unused low bits in the last character: without this check a
     signature could be re-spelt 15 ways and slip past caches and denylists.
     """
-    remainder = len(segment) % 4
-    if remainder == 1:
-        raise ValueError("base64url segment has an impossible length")
-    if remainder:
-        unused_bits = 0b1111 if remainder == 2 else 0b11
-        if _INDEX[segment[-1]] & unused_bits:
-            raise ValueError("base64url segment is not canonical")
+    if not canonical_end(len(segment), segment[-1:]):
+        raise ValueError("base64url segment is empty, of impossible length or not canonical")
+
+
+def canonical_end(length: int, last: str) -> bool:
+    """Whether a non-empty segment of `length` ending in `last` can be canonical."""
+    return length % 4 != 1 and length != 0 and last not in _NONCANONICAL_LAST[length % 4]
 
 
 def b64url_decode(segment: str) -> bytes:
@@ -79,6 +88,7 @@ _DECODER = json.JSONDecoder(
     parse_constant=_reject_constant,
     parse_float=_finite_float,
 )
+_SCAN: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(cast(Any, _DECODER))
 
 
 def loads_object(data: bytes) -> dict[str, Any]:
@@ -89,9 +99,17 @@ def loads_object(data: bytes) -> dict[str, Any]:
     digit limit all raise `ValueError`.
     """
     try:
-        value = _DECODER.decode(data.decode("utf-8"))
+        text = data.decode("utf-8")
+        try:
+            # The C scanner itself: JSONDecoder.decode adds two regex passes for whitespace
+            # that a compact token payload does not have.
+            value, end = _SCAN(text, 0)
+        except StopIteration:
+            value, end = _DECODER.decode(text), len(text)  # raises the precise JSON error
     except RecursionError as exc:
         raise ValueError("JSON nested too deeply") from exc
+    if end != len(text) and text[end:].strip(" \t\n\r"):
+        raise ValueError("trailing data after the JSON value")
     if not isinstance(value, dict):
         raise ValueError("JSON value is not an object")
     return value

@@ -22,7 +22,13 @@ from ._exceptions import (
 )
 from ._jwks import MAX_KID_LENGTH, JWKSCache
 from ._settings import CognitoSettings, resolve_settings
-from ._strict import B64URL_ALPHABET, b64url_decode, check_canonical, decode_checked, loads_object
+from ._strict import (
+    B64URL_ALPHABET,
+    b64url_decode,
+    canonical_end,
+    decode_checked,
+    loads_object,
+)
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -47,6 +53,7 @@ _HEADER_MEMO_SIZE = 32
 
 # A verified token as the cache keeps it: claims, JOSE header, and the key that verified it.
 _Verified = tuple[CognitoClaims, Mapping[str, Any], Key]
+_CacheKey = tuple[str, str, type[CognitoClaims]]
 
 
 class CognitoVerifier:
@@ -89,10 +96,13 @@ class CognitoVerifier:
         self._leeway = self.settings.leeway
         self._max_bytes = self.settings.max_token_bytes
         size = self.settings.token_cache_size
-        self._cache: LRUCache[tuple[str, str, type[CognitoClaims]], _Verified] | None = (
+        self._cache: LRUCache[_CacheKey, _Verified] | None = (
             LRUCache(maxsize=size) if size else None
         )
         self._headers: dict[str, Mapping[str, Any]] = {}
+        self._seen: set[int] = set()
+        # Bounded like the cache, but roomier: forgetting who was seen only costs a re-check.
+        self._seen_limit = max(2 * size, 1024)
 
     @overload
     async def verify(self, token: str, *, token_use: TokenUse) -> CognitoClaims: ...
@@ -115,40 +125,59 @@ class CognitoVerifier:
             TokenError: the token is not acceptable (a subclass says why).
             JWKSUnavailableError: no signing key can be had right now.
         """
-        claims, _header, _key = await self.verify_with_header(token, token_use, claims_model)
-        return claims
+        cached = self._cached(token, token_use, claims_model)
+        if cached is not None:
+            return cached[0]
+        # Inlined rather than awaiting verify_with_header: one coroutine per call, not two.
+        compact, header_segment, header = self._parse(token)
+        key = self.jwks.lookup(header["kid"]) or await self.jwks.get_key(header["kid"])
+        verified = self._verify_parsed(compact, header, key, token_use, claims_model)
+        self._remember(token, token_use, claims_model, header_segment, verified)
+        return verified[0]
 
     async def verify_with_header(
         self, token: str, token_use: TokenUse, claims_model: type[CognitoClaims]
     ) -> _Verified:
         """`verify`, also returning the verified JOSE header and the key (for the bearer)."""
+        cached = self._cached(token, token_use, claims_model)
+        if cached is not None:
+            return cached
+        compact, header_segment, header = self._parse(token)
+        key = self.jwks.lookup(header["kid"]) or await self.jwks.get_key(header["kid"])
+        verified = self._verify_parsed(compact, header, key, token_use, claims_model)
+        self._remember(token, token_use, claims_model, header_segment, verified)
+        return verified
+
+    def _cached(
+        self, token: str, token_use: TokenUse, claims_model: type[CognitoClaims]
+    ) -> _Verified | None:
+        """Check the arguments and return the remembered verification of `token`, if any."""
         if token_use not in ("access", "id"):
             raise ValueError("token_use must be 'access' or 'id'")
         if not isinstance(token, str):
             raise MalformedTokenError("token is not a string")
         if len(token) > self._max_bytes:
             raise MalformedTokenError("token exceeds the size limit")
+        # Only tokens seen before can be in the cache (see `_remember`): a first sighting
+        # skips the lookup.
+        if self._cache is None or _fingerprint(token) not in self._seen:
+            return None
         cache_key = (token, token_use, claims_model)
-        if self._cache is not None:
-            cached = self._cache.get(cache_key)
-            if cached is not None:
-                claims, header, key = cached
-                # A remembered token is still re-checked for expiry and for its key having
-                # left the JWKS (or the JWKS being due for a refresh).
-                if (
-                    self._clock() < claims.exp + self._leeway
-                    and self.jwks.lookup(header["kid"]) is key
-                ):
-                    return cached
-                del self._cache[cache_key]
-        verified = await self._verify_uncached(token, token_use, claims_model)
-        if self._cache is not None:
-            self._cache[cache_key] = verified
-        return verified
+        cached = self._cache.get(cache_key)
+        if cached is not None:
+            if self._still_valid(cached):
+                return cached
+            del self._cache[cache_key]
+        return None
 
-    async def _verify_uncached(
-        self, token: str, token_use: TokenUse, claims_model: type[CognitoClaims]
-    ) -> _Verified:
+    def _still_valid(self, cached: _Verified) -> bool:
+        claims, header, key = cached
+        # A remembered token is still re-checked for expiry and for its key having left the
+        # JWKS (or the JWKS being due for a refresh, which the full path then performs).
+        return self._clock() < claims.exp + self._leeway and self.jwks.lookup(header["kid"]) is key
+
+    def _parse(self, token: str) -> tuple[bytes, str, Mapping[str, Any]]:
+        """Check the compact syntax and the header; no key, no network."""
         try:
             compact = token.encode("ascii")
         except UnicodeEncodeError:
@@ -156,41 +185,51 @@ class CognitoVerifier:
         # Deleting the alphabet must leave exactly the two dots: one C call checks every byte.
         if compact.translate(None, B64URL_ALPHABET) != b"..":
             raise MalformedTokenError("token is not three base64url segments")
-        header_segment, payload_segment, signature_segment = token.split(".")
-        try:
-            for segment in (header_segment, payload_segment, signature_segment):
-                if not segment:
-                    raise ValueError("empty segment")
-                check_canonical(segment)
-        except ValueError as exc:
-            raise MalformedTokenError("token segment is empty or not canonical") from exc
-        header = self._headers.get(header_segment) or _parse_header(header_segment)
-        kid: str = header["kid"]
+        first_dot = token.index(".")
+        second_dot = token.index(".", first_dot + 1)
+        header_segment = token[:first_dot]
+        if not (
+            canonical_end(first_dot, token[first_dot - 1])
+            and canonical_end(second_dot - first_dot - 1, token[second_dot - 1])
+            and canonical_end(len(token) - second_dot - 1, token[-1])
+        ):
+            raise MalformedTokenError("token segment is empty or not canonical")
+        header = self._headers.get(header_segment)
+        if header is None:
+            header = _parse_header(header_segment)
+        return compact, header_segment, header
 
-        key = await self.jwks.get_key(kid)
-
-        dot = len(header_segment) + 1 + len(payload_segment)
+    def _verify_parsed(
+        self,
+        compact: bytes,
+        header: Mapping[str, Any],
+        key: Key,
+        token_use: TokenUse,
+        claims_model: type[CognitoClaims],
+    ) -> _Verified:
+        """Check the signature, then the claims, of a token that passed `_parse`."""
+        signature_dot = compact.rindex(b".")
         try:
-            valid = key.verify(compact[:dot], decode_checked(compact[dot + 1 :]))
+            valid = key.verify(
+                compact[:signature_dot], decode_checked(compact[signature_dot + 1 :])
+            )
         except Exception as exc:  # a verify crash is a bad signature, not a 500
             raise InvalidSignatureError("signature could not be verified") from exc
         if not valid:
             raise InvalidSignatureError("signature does not match")
 
+        payload_segment = compact[compact.index(b".") + 1 : signature_dot]
         try:
-            payload = loads_object(decode_checked(compact[len(header_segment) + 1 : dot]))
+            payload = loads_object(decode_checked(payload_segment))
         except ValueError as exc:
             raise MalformedTokenError("payload is not a strict JSON object") from exc
+        # Positional: keyword passing costs measurably on this path.
         check_claims(
-            payload,
-            token_use=token_use,
-            issuers=self._issuers,
-            client_ids=self._client_ids,
-            leeway=self._leeway,
-            now=self._clock(),
+            payload, token_use, self._issuers, self._client_ids, self._leeway, self._clock()
         )
         try:
-            claims = claims_model.model_validate(MappingProxyType(payload))
+            # model_validate without its Python wrapper: this is the per-token hot path.
+            claims = claims_model.__pydantic_validator__.validate_python(MappingProxyType(payload))
         except ValidationError as exc:
             fields = sorted({".".join(map(str, error["loc"])) for error in exc.errors()})
             raise InvalidClaimError(
@@ -198,13 +237,49 @@ class CognitoVerifier:
                 claim=fields[0] if fields else "",
             ) from None
 
+        return claims, header, key
+
+    def _memo_header(self, segment: str, header: Mapping[str, Any]) -> None:
+        # Only headers of verified tokens, and only flat ones: a memoised header is shared.
+        if len(self._headers) < _HEADER_MEMO_SIZE and all(
+            isinstance(value, str) for value in header.values()
+        ):
+            self._headers[segment] = header
+
+    def _remember(
+        self,
+        token: str,
+        token_use: TokenUse,
+        claims_model: type[CognitoClaims],
+        header_segment: str,
+        verified: _Verified,
+    ) -> None:
+        header = verified[1]
+        # Only headers of verified tokens, and only flat ones: a memoised header is shared.
         if (
             header_segment not in self._headers
             and len(self._headers) < _HEADER_MEMO_SIZE
             and all(isinstance(value, str) for value in header.values())
         ):
             self._headers[header_segment] = header
-        return claims, header, key
+        if self._cache is None:
+            return
+        # Admit a token on its second verification: a token seen once (most traffic of many
+        # distinct clients) then costs no memory, and cannot evict the tokens clients resend.
+        # A hash collision only admits a token early; the cache itself is keyed on the token.
+        fingerprint = _fingerprint(token)
+        if fingerprint in self._seen:
+            self._cache[token, token_use, claims_model] = verified
+        else:
+            if len(self._seen) >= self._seen_limit:
+                self._seen.clear()
+            self._seen.add(fingerprint)
+
+
+def _fingerprint(token: str) -> int:
+    # The signature's last 22 characters carry 132 random bits: as good as hashing the whole
+    # token for admission, at a fraction of the cost. The cache itself is keyed on the token.
+    return hash(token[-22:])
 
 
 def _parse_header(segment: str) -> Mapping[str, Any]:

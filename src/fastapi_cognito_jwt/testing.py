@@ -97,6 +97,10 @@ class LocalUserPool:
         """Stop publishing the key `kid` in the JWKS."""
         del self._keys[kid]
 
+    def public_key(self, kid: str | None = None) -> rsa.RSAPublicKey:
+        """The public half of key `kid` (default: the signing key)."""
+        return self._keys[kid or self.signing_kid].public_key()
+
     def jwks(self) -> dict[str, Any]:
         """The JWKS document, as Cognito publishes it."""
         keys = []
