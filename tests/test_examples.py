@@ -65,6 +65,26 @@ def test_app_from_env_reads_cognito_variables(monkeypatch: pytest.MonkeyPatch) -
     assert TestClient(app).get("/me").status_code == 401
 
 
+def _readme_blocks() -> list[str]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    return [block.split("```", 1)[0] for block in text.split("```python\n")[1:]]
+
+
+def test_readme_quickstart_and_testing_recipe_run_as_written() -> None:
+    quickstart, testing = _readme_blocks()
+    namespace: dict[str, object] = {}
+    exec(quickstart, namespace)  # noqa: S102 - the README's own code
+    exec(testing, namespace)  # noqa: S102 - the README's own code; it asserts a 200 itself
+    client = TestClient(namespace["app"])  # type: ignore[arg-type]
+    pool = namespace["pool"]
+    assert isinstance(pool, LocalUserPool)
+    token = pool.access_token(username="alice")
+    hello = client.get("/hello", headers=bearer(token))
+    assert (hello.status_code, hello.json()) == (200, "Hello, alice")
+    assert client.get("/admin", headers=bearer(token)).status_code == 403
+    assert client.get("/hello").status_code == 401
+
+
 def test_demo_walkthrough_prints_each_answer() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("COGNITO_")}
     result = subprocess.run(
