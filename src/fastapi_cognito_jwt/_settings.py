@@ -63,7 +63,13 @@ class CognitoSettings(BaseSettings):
     ```
     """
 
-    model_config = SettingsConfigDict(env_prefix="COGNITO_", frozen=True, extra="forbid")
+    model_config = SettingsConfigDict(
+        env_prefix="COGNITO_",
+        frozen=True,
+        extra="forbid",  # a misspelt keyword argument is an error, not a silent default
+        dotenv_filtering="only_existing",  # a .env file may hold the app's other variables
+        allow_inf_nan=False,
+    )
 
     user_pool_id: str = Field(description="The user pool id, e.g. `eu-west-1_AbC123`.")
     client_ids: Annotated[list[str], NoDecode] = Field(

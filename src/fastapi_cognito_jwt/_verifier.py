@@ -51,6 +51,10 @@ FORBIDDEN_HEADER_PARAMS = frozenset(
 _HEADER_MEMO_SIZE = 32
 
 
+# Admission to the token cache goes by the signature's last 22 characters: 132 random bits,
+# as good as hashing the whole token for that purpose and cheaper. The cache is keyed on the
+# whole token, so a collision can only admit a token early.
+_FINGERPRINT_CHARS = 22
 # A verified token as the cache keeps it: claims, JOSE header, and the key that verified it.
 _Verified = tuple[CognitoClaims, Mapping[str, Any], Key]
 _CacheKey = tuple[str, str, type[CognitoClaims]]
@@ -160,7 +164,7 @@ class CognitoVerifier:
             raise MalformedTokenError("token exceeds the size limit")
         # Only tokens seen before can be in the cache (see `_remember`): a first sighting
         # skips the lookup.
-        if self._cache is None or _fingerprint(token) not in self._seen:
+        if self._cache is None or hash(token[-_FINGERPRINT_CHARS:]) not in self._seen:
             return None
         cache_key = (token, token_use, claims_model)
         cached = self._cache.get(cache_key)
@@ -187,13 +191,13 @@ class CognitoVerifier:
             raise MalformedTokenError("token is not three base64url segments")
         first_dot = token.index(".")
         second_dot = token.index(".", first_dot + 1)
-        header_segment = token[:first_dot]
         if not (
-            canonical_end(first_dot, token[first_dot - 1])
-            and canonical_end(second_dot - first_dot - 1, token[second_dot - 1])
+            canonical_end(second_dot - first_dot - 1, token[second_dot - 1])
             and canonical_end(len(token) - second_dot - 1, token[-1])
         ):
             raise MalformedTokenError("token segment is empty or not canonical")
+        header_segment = token[:first_dot]
+        # A memoised header segment was checked when it was first seen.
         header = self._headers.get(header_segment)
         if header is None:
             header = _parse_header(header_segment)
@@ -267,7 +271,7 @@ class CognitoVerifier:
         # Admit a token on its second verification: a token seen once (most traffic of many
         # distinct clients) then costs no memory, and cannot evict the tokens clients resend.
         # A hash collision only admits a token early; the cache itself is keyed on the token.
-        fingerprint = _fingerprint(token)
+        fingerprint = hash(token[-_FINGERPRINT_CHARS:])
         if fingerprint in self._seen:
             self._cache[token, token_use, claims_model] = verified
         else:
@@ -276,15 +280,9 @@ class CognitoVerifier:
             self._seen.add(fingerprint)
 
 
-def _fingerprint(token: str) -> int:
-    # The signature's last 22 characters carry 132 random bits: as good as hashing the whole
-    # token for admission, at a fraction of the cost. The cache itself is keyed on the token.
-    return hash(token[-22:])
-
-
 def _parse_header(segment: str) -> Mapping[str, Any]:
     try:
-        raw = b64url_decode(segment)
+        raw = b64url_decode(segment)  # also refuses an empty or non-canonical segment
         if len(raw) > MAX_HEADER_BYTES:
             raise MalformedTokenError("header exceeds the size limit")
         header = loads_object(raw)

@@ -122,7 +122,12 @@ class LocalUserPool:
 
     def settings(self, **overrides: Any) -> CognitoSettings:
         """`CognitoSettings` that accept this pool's tokens; `overrides` replace fields."""
-        fields: dict[str, Any] = {"user_pool_id": self.user_pool_id, "client_ids": [self.client_id]}
+        fields: dict[str, Any] = {
+            "user_pool_id": self.user_pool_id,
+            "client_ids": [self.client_id],
+            "issuers": [self.issuer],
+            "jwks_url": self.jwks_url,
+        }
         return CognitoSettings(**{**fields, **overrides})
 
     def transport(self) -> httpx.MockTransport:
