@@ -225,17 +225,8 @@ class LocalUserPool:
         claims: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """The payload `access_token` signs."""
-        payload = self._base("access", _sub(username), expires_in)
-        payload.update(
-            client_id=self.client_id,
-            origin_jti=str(uuid.uuid4()),
-            event_id=str(uuid.uuid4()),
-            scope=" ".join(scopes),
-            auth_time=payload["iat"],
-            username=username,
-        )
-        if groups := list(groups):
-            payload["cognito:groups"] = groups
+        payload = self._user_base("access", username, groups, expires_in)
+        payload.update(client_id=self.client_id, scope=" ".join(scopes), username=username)
         return _apply(payload, claims)
 
     def id_claims(
@@ -246,16 +237,8 @@ class LocalUserPool:
         claims: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """The payload `id_token` signs."""
-        payload = self._base("id", _sub(username), expires_in)
-        payload.update(
-            aud=self.client_id,
-            origin_jti=str(uuid.uuid4()),
-            event_id=str(uuid.uuid4()),
-            auth_time=payload["iat"],
-            **{"cognito:username": username},
-        )
-        if groups := list(groups):
-            payload["cognito:groups"] = groups
+        payload = self._user_base("id", username, groups, expires_in)
+        payload.update({"aud": self.client_id, "cognito:username": username})
         return _apply(payload, claims)
 
     def credentials(
@@ -275,6 +258,18 @@ class LocalUserPool:
             claims=CognitoClaims.model_validate(payload),
             header={"kid": self.signing_kid, "alg": "RS256"},
         )
+
+    def _user_base(
+        self, token_use: TokenUse, username: str, groups: Iterable[str], expires_in: int
+    ) -> dict[str, Any]:
+        """What access and ID tokens from one sign-in share."""
+        payload = self._base(token_use, _sub(username), expires_in)
+        payload.update(
+            origin_jti=str(uuid.uuid4()), event_id=str(uuid.uuid4()), auth_time=payload["iat"]
+        )
+        if groups := list(groups):
+            payload["cognito:groups"] = groups
+        return payload
 
     def _base(self, token_use: TokenUse, sub: str, expires_in: int) -> dict[str, Any]:
         now = int(time.time())
