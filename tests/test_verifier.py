@@ -629,3 +629,29 @@ async def test_cached_entry_reverified_after_refresh_when_kid_stays(
     assert (pool.jwks_requests, len(verify_calls)) == (2, 3)
     await verifier.verify(token, token_use="access")
     assert len(verify_calls) == 3
+
+
+async def test_admission_memory_is_bounded(
+    pool: LocalUserPool, verify_calls: list[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    verifier = verifier_for(pool, token_cache_size=1)
+    monkeypatch.setattr(verifier, "_seen_limit", 3)
+    tokens = [pool.sign(payload_for(pool)) for _ in range(4)]
+    for token in tokens:  # the fourth first sighting finds the memory full and starts afresh
+        await verifier.verify(token, token_use="access")
+    assert len(verifier._seen) == 1
+    await verifier.verify(tokens[0], token_use="access")  # forgotten: a first sighting again
+    await verifier.verify(tokens[0], token_use="access")  # now admitted
+    calls = len(verify_calls)
+    await verifier.verify(tokens[0], token_use="access")
+    assert len(verify_calls) == calls == 6
+
+
+async def test_a_crashing_signature_check_is_an_invalid_signature(
+    pool: LocalUserPool, token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def crash(self: CryptographyRSAKey, msg: bytes, sig: bytes) -> bool:
+        raise ValueError("backend trouble")
+
+    monkeypatch.setattr(CryptographyRSAKey, "verify", crash)
+    await rejects(verifier_for(pool), token, InvalidSignatureError)

@@ -243,13 +243,6 @@ class CognitoVerifier:
 
         return claims, header, key
 
-    def _memo_header(self, segment: str, header: Mapping[str, Any]) -> None:
-        # Only headers of verified tokens, and only flat ones: a memoised header is shared.
-        if len(self._headers) < _HEADER_MEMO_SIZE and all(
-            isinstance(value, str) for value in header.values()
-        ):
-            self._headers[segment] = header
-
     def _remember(
         self,
         token: str,
