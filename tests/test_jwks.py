@@ -728,6 +728,8 @@ BAD_KEYS: list[tuple[str, Callable[[dict[str, Any]], list[Any]]]] = [
     ("e-even", lambda g: [variant(g, e=b64url_int(65536))]),
     ("e-over-32-bits", lambda g: [variant(g, e=b64url_int(2**32 + 1))]),
     ("duplicate-kid", lambda g: [variant(g, kid="dup"), variant(g, kid="dup")]),
+    ("bad-twin-first", lambda g: [variant(g, kid="twin", alg="HS256"), variant(g, kid="twin")]),
+    ("bad-twin-last", lambda g: [variant(g, kid="twin"), variant(g, kid="twin", alg="HS256")]),
     ("triplicate-kid", lambda g: [variant(g, kid="dup")] * 3),
     ("kid-integer", lambda g: [variant(g, kid=123)]),
     ("kid-missing", lambda g: [variant(g, "kid")]),
@@ -767,7 +769,6 @@ GOOD_KEYS: list[tuple[str, Callable[[dict[str, Any]], list[Any]]]] = [
     ("n-8192-bits", lambda g: [variant(g, kid="big", n=b64url_int((1 << 8191) | 1))]),
     ("e-3", lambda g: [variant(g, kid="e3", e=b64url_int(3))]),
     ("16-keys", lambda g: copies(g, 15)),
-    ("bad-twin-of-good-kid", lambda g: [variant(g, kid=g["kid"], alg="HS256")]),
 ]
 
 
@@ -992,3 +993,41 @@ async def test_a_cancelled_caller_does_not_fail_the_callers_waiting_on_its_fetch
     assert len(outcome) == 1
     assert not isinstance(outcome[0], Exception), repr(outcome[0])
     assert outcome[0] is cache.lookup(pool.signing_kid)
+
+
+async def test_known_kids_do_not_wait_for_a_due_refresh(
+    pool: LocalUserPool, endpoint: Endpoint, cache: JWKSCache, clock: FakeClock
+) -> None:
+    await cache.refresh()
+    clock.advance(600)  # jwks_ttl passed: a refresh is due; one caller performs it, the rest go on
+    endpoint.gate = anyio.Event()
+    served: list[object] = []
+
+    async def refresher() -> None:
+        served.append(await cache.get_key(pool.signing_kid))
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(refresher)
+        await anyio.wait_all_tasks_blocked()  # the refresh is under way, held at the gate
+        for _ in range(50):
+            assert cache.lookup(pool.signing_kid) is not None
+            served.append(await cache.get_key(pool.signing_kid))
+        assert len(served) == 50 and endpoint.hits == 2
+        endpoint.gate.set()
+    assert len(served) == 51
+    assert cache.lookup(pool.signing_kid) is not None  # refreshed: nothing due any more
+    assert endpoint.hits == 2
+
+
+async def test_a_cancelled_unknown_kid_fetch_does_not_start_the_cooldown(
+    pool: LocalUserPool, endpoint: Endpoint, cache: JWKSCache
+) -> None:
+    await cache.refresh()
+    rotated = pool.rotate_key()
+    endpoint.gate = anyio.Event()
+    with anyio.move_on_after(0.05):
+        await cache.get_key(rotated)  # cancelled while its fetch waits at the gate
+    assert endpoint.hits == 2
+    endpoint.gate = None
+    assert await cache.get_key(rotated) is cache.lookup(rotated)  # fetched, not refused
+    assert endpoint.hits == 3

@@ -440,7 +440,7 @@ def test_each_request_verifies_the_token_once(
 ) -> None:
     auth = pool.bearer(token_use="access", token_cache_size=0)
     calls: list[str] = []
-    original = auth.verifier.verify_with_header
+    original = auth.verifier._verify
     rsa_verifications: list[bytes] = []
     rsa_verify = cast("Callable[[Any, bytes, bytes], bool]", CryptographyRSAKey.verify)
 
@@ -452,7 +452,7 @@ def test_each_request_verifies_the_token_once(
         rsa_verifications.append(msg)
         return rsa_verify(self, msg, sig)
 
-    monkeypatch.setattr(auth.verifier, "verify_with_header", counting)
+    monkeypatch.setattr(auth.verifier, "_verify", counting)
     monkeypatch.setattr(CryptographyRSAKey, "verify", counting_rsa)
     app = FastAPI()
     router = APIRouter(dependencies=[Depends(auth)])

@@ -100,12 +100,6 @@ def test_defaults() -> None:
             "https://cognito-idp.us-gov-west-1.amazonaws.com/us-west-2_Pool9",
             id="region-overrides-pool-prefix",
         ),
-        pytest.param(
-            {"user_pool_id": "local_abc", "region": "eu-central-1"},
-            "eu-central-1",
-            "https://cognito-idp.eu-central-1.amazonaws.com/local_abc",
-            id="region-with-unprefixed-pool",
-        ),
     ],
 )
 def test_region_and_issuer(fields: dict[str, Any], region: str, issuer: str) -> None:
@@ -125,9 +119,11 @@ def test_explicit_issuers_and_jwks_url() -> None:
 
 
 def test_single_issuer_derives_jwks_url() -> None:
-    settings = make(user_pool_id="local_abc", issuers=["https://idp.example/local_abc"])
-    assert settings.accepted_issuers == ("https://idp.example/local_abc",)
-    assert settings.resolved_jwks_url == "https://idp.example/local_abc/.well-known/jwks.json"
+    # Cognito's newer issuer form, for a pool whose id names its region.
+    issuer = "https://issuer-cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123"
+    settings = make(user_pool_id="eu-west-1_AbC123", issuers=[issuer])
+    assert settings.accepted_issuers == (issuer,)
+    assert settings.resolved_jwks_url == f"{issuer}/.well-known/jwks.json"
 
 
 def test_pool_without_region_prefix_with_issuers_and_jwks_url() -> None:
@@ -164,7 +160,12 @@ def test_valid_client_ids(client_ids: Any) -> None:
     ],
 )
 def test_valid_pool_ids(user_pool_id: str) -> None:
-    assert make(user_pool_id=user_pool_id, region="eu-west-1").user_pool_id == user_pool_id
+    settings = make(
+        user_pool_id=user_pool_id,
+        issuers=["https://idp.example/pool"],
+        jwks_url="https://idp.example/pool/jwks.json",
+    )
+    assert settings.user_pool_id == user_pool_id
 
 
 @pytest.mark.parametrize(
@@ -251,9 +252,10 @@ def test_issuers_json_list_from_environment(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("COGNITO_USER_POOL_ID", "local_abc")
     monkeypatch.setenv("COGNITO_CLIENT_IDS", CLIENT)
     monkeypatch.setenv("COGNITO_ISSUERS", '["https://idp.example/a"]')
+    monkeypatch.setenv("COGNITO_JWKS_URL", "https://idp.example/a/keys")
     settings = CognitoSettings()
     assert settings.accepted_issuers == ("https://idp.example/a",)
-    assert settings.resolved_jwks_url == "https://idp.example/a/.well-known/jwks.json"
+    assert settings.resolved_jwks_url == "https://idp.example/a/keys"
 
 
 def test_keyword_arguments_win_over_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -380,6 +382,30 @@ LONG_POOL = "us-east-1_" + "a" * 46  # 56 characters
         ),
         pytest.param(
             {"user_pool_id": f"{SECRET}_abc"}, SECRET, "user_pool_id", id="pool-bad-region-prefix"
+        ),
+        pytest.param(
+            {"user_pool_id": "local_abc", "region": "eu-central-1"},
+            "local_abc",
+            "user_pool_id",
+            id="pool-no-region-region-only",
+        ),
+        pytest.param(
+            {"user_pool_id": "local_abc", "issuers": ["https://idp.example/local_abc"]},
+            "local_abc",
+            "user_pool_id",
+            id="pool-no-region-issuers-only",
+        ),
+        pytest.param(
+            {"jwks_url": f"https://{SECRET}.example:99999/jwks.json"},
+            SECRET,
+            "invalid port",
+            id="jwks-port-out-of-range",
+        ),
+        pytest.param(
+            {"issuers": [f"https://{SECRET}.example/pool?x"]},
+            SECRET,
+            "query or fragment",
+            id="issuer-query-without-jwks-url",
         ),
         pytest.param(
             {"user_pool_id": "US-EAST-1_abc"}, "US-EAST-1", "user_pool_id", id="pool-upper-region"
@@ -799,3 +825,12 @@ def test_local_pool_with_a_non_region_pool_id() -> None:
     settings = pool.settings()
     assert settings.accepted_issuers == (pool.issuer,)
     assert settings.resolved_jwks_url == pool.jwks_url
+
+
+def test_absurdly_nested_client_ids_are_a_configuration_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COGNITO_USER_POOL_ID", POOL_ID)
+    monkeypatch.setenv("COGNITO_CLIENT_IDS", "[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ConfigurationError, match="client_ids"):
+        CognitoSettings()

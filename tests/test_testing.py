@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
+from pydantic import Field
 
 from fastapi_cognito_jwt import (
     CognitoBearer,
@@ -616,3 +617,15 @@ def test_testing_module_exports() -> None:
 
     assert testing.__all__ == ["LocalUserPool"]
     assert testing.__doc__
+
+
+def test_credentials_validate_into_a_claims_model() -> None:
+    class Team(CognitoClaims):
+        team: str = Field(alias="custom:team")
+
+    pool = LocalUserPool()
+    credentials = pool.credentials(
+        token_use="id", claims_model=Team, claims={"custom:team": "platform"}
+    )
+    assert isinstance(credentials.claims, Team)
+    assert credentials.claims.team == "platform"

@@ -22,6 +22,7 @@ from pydantic import Field
 from fastapi_cognito_jwt import (
     CognitoClaims,
     CognitoVerifier,
+    ConfigurationError,
     InvalidClaimError,
     InvalidSignatureError,
     InvalidTokenUseError,
@@ -229,7 +230,7 @@ async def test_non_str_token_rejected(pool: LocalUserPool, token: str, value: An
 
 
 async def test_unknown_token_use_is_a_programming_error(pool: LocalUserPool, token: str) -> None:
-    with pytest.raises(ValueError, match="token_use"):
+    with pytest.raises(ConfigurationError, match="token_use"):
         await verifier_for(pool).verify(token, token_use=cast("Any", "refresh"))
 
 
@@ -301,7 +302,7 @@ async def test_alg_none_unsigned(pool: LocalUserPool, signature: str) -> None:
 
 async def test_accepted_header_shapes(pool: LocalUserPool) -> None:
     typ = pool.sign(payload_for(pool), header={"kid": KID, "alg": "RS256", "typ": "JWT"})
-    _, header, _ = await verifier_for(pool).verify_with_header(typ, "access", CognitoClaims)
+    _, header, _ = await verifier_for(pool)._verify(typ, "access", CognitoClaims)
     assert dict(header) == {"kid": KID, "alg": "RS256", "typ": "JWT"}
     base = len(compact({"kid": KID, "alg": "RS256", "pad": ""}))
     at_cap = {"kid": KID, "alg": "RS256", "pad": "A" * (1024 - base)}
@@ -655,3 +656,26 @@ async def test_a_crashing_signature_check_is_an_invalid_signature(
 
     monkeypatch.setattr(CryptographyRSAKey, "verify", crash)
     await rejects(verifier_for(pool), token, InvalidSignatureError)
+
+
+class Preferences(CognitoClaims):
+    prefs: dict[str, int]
+
+
+async def test_claims_model_failure_names_only_the_claim(pool: LocalUserPool) -> None:
+    secret_key = "alice@example.com-SECRET"
+    token = pool.sign(payload_for(pool, changes={"prefs": {secret_key: "not an int"}}))
+    with pytest.raises(InvalidClaimError) as info:
+        await verifier_for(pool).verify(token, token_use="access", claims_model=Preferences)
+    assert info.value.claim == "prefs"
+    assert secret_key not in str(info.value)
+
+
+async def test_deeply_nested_claim_is_refused_before_it_can_recurse(pool: LocalUserPool) -> None:
+    deep = b"[" * 900 + b"]" * 900
+    raw = json.dumps(payload_for(pool)).encode()[:-1] + b', "x": ' + deep + b"}"
+    await rejects(verifier_for(pool), pool.sign(raw), MalformedTokenError)
+    shallow = b"[" * 30 + b"]" * 30
+    ok = json.dumps(payload_for(pool)).encode()[:-1] + b', "x": ' + shallow + b"}"
+    claims = await verifier_for(pool).verify(pool.sign(ok), token_use="access")
+    assert len(claims.get("x")) == 1

@@ -107,9 +107,6 @@ class InvalidClientError(InvalidClaimError):
     Access tokens carry the client in `client_id`, ID tokens in `aud`.
     """
 
-    def __init__(self, message: str, *, claim: str) -> None:
-        super().__init__(message, claim=claim)
-
 
 class PermissionDeniedError(CognitoJWTError):
     """Raised when a verified token lacks a required group or scope; HTTP 403.

@@ -99,13 +99,16 @@ class JWKSCache:
         return frozenset(self._keys)
 
     def lookup(self, kid: str) -> Key | None:
-        """Return the key for `kid` if it can be used now without any network I/O."""
-        # On every request's path, so `_needs_fetch` and `_usable_keys` are spelt out inline.
+        """Return the key for `kid` if it can be used now without any network I/O.
+
+        `None` when the `kid` is unknown, when the keys are too stale to use, or when a refresh
+        is due and nobody is performing it yet: the caller then calls `get_key`, which does.
+        While one caller refreshes, the others keep using the keys they know.
+        """
         now = self._clock()
-        age = now - self._fetched_at
-        if age >= self._max_stale or (age >= self._ttl and now >= self._retry_at):
+        if self._refresh_due(now) and not self._lock.locked():
             return None
-        return self._keys.get(kid)
+        return self._usable_keys(now).get(kid)
 
     async def get_key(self, kid: str) -> Key:
         """Return the prepared key for `kid`, fetching the JWKS if needed.
@@ -118,16 +121,17 @@ class JWKSCache:
         if key is not None:
             return key
         now = self._clock()
-        if self._needs_fetch(now):
+        if self._refresh_due(now):
             await self._fetch_single_flight()
-        elif kid not in self._usable_keys() and now >= self._retry_at:
+        elif kid not in self._usable_keys(now) and now >= self._retry_at:
             # Join a fetch already under way; otherwise fetch at most once per cooldown, so a
             # flood of made-up kids cannot turn into a flood of requests to Cognito.
             if self._lock.locked():
                 await self._fetch_single_flight()
             elif now >= self._miss_cooldown_until:
-                self._miss_cooldown_until = now + self._cooldown
                 await self._fetch_single_flight()
+                # Only a fetch that completed starts the cooldown (a cancelled one raised).
+                self._miss_cooldown_until = self._clock() + self._cooldown
         return self._select(kid)
 
     async def refresh(self) -> None:
@@ -143,19 +147,17 @@ class JWKSCache:
                 "the JWKS could not be fetched", retry_after=self._retry_after(self._clock())
             )
 
-    def _usable_keys(self) -> dict[str, Key]:
-        if self._clock() - self._fetched_at >= self._max_stale:
-            return {}
-        return self._keys
+    def _usable_keys(self, now: float) -> dict[str, Key]:
+        return {} if now - self._fetched_at >= self._max_stale else self._keys
 
-    def _needs_fetch(self, now: float) -> bool:
+    def _refresh_due(self, now: float) -> bool:
         return now - self._fetched_at >= self._ttl and now >= self._retry_at
 
     def _retry_after(self, now: float) -> float:
         return max(1.0, self._retry_at - now)
 
     def _select(self, kid: str) -> Key:
-        keys = self._usable_keys()
+        keys = self._usable_keys(self._clock())
         if not keys:
             raise JWKSUnavailableError(
                 "no usable signing keys", retry_after=self._retry_after(self._clock())
@@ -261,18 +263,17 @@ def _parse_jwks(body: bytes) -> dict[str, Key]:
         raise _FetchError("response has no 'keys' list")
     if len(entries) > MAX_JWKS_KEYS:
         raise _FetchError(f"response has more than {MAX_JWKS_KEYS} keys")
+    # An ambiguous kid could select either of its keys, even one dropped below: trust none.
+    kids = [entry.get("kid") for entry in entries if isinstance(entry, dict)]
+    ambiguous = {kid for kid in kids if isinstance(kid, str) and kids.count(kid) > 1}
     keys: dict[str, Key] = {}
-    duplicates: set[str] = set()
     for position, entry in enumerate(entries):
         try:
             kid, key = _parse_jwk(entry)
         except _FetchError as exc:
             logger.warning("JWKS key #%d dropped: %s", position, exc)
             continue
-        if kid in keys or kid in duplicates:
-            # An ambiguous kid could select either key; trust neither.
-            duplicates.add(kid)
-            keys.pop(kid, None)
+        if kid in ambiguous:
             logger.warning("JWKS key #%d dropped: duplicate kid", position)
             continue
         keys[kid] = key

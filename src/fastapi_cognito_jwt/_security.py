@@ -150,7 +150,7 @@ class CognitoBearer(HTTPBearer):
                 raise self.make_not_authenticated_error()
             return None
         try:
-            claims, header, _key = await self.verifier.verify_with_header(
+            claims, header, _key = await self.verifier._verify(
                 token, self.token_use, self.claims_model
             )
         except CognitoJWTError as exc:

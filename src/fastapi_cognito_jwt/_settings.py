@@ -33,8 +33,8 @@ def _split_list(value: Any) -> Any:
         if text.startswith("["):
             try:
                 return json.loads(text)
-            except ValueError as exc:
-                raise ValueError("not a valid JSON list") from exc
+            except (ValueError, RecursionError):
+                raise ValueError("not a valid JSON list") from None
         return [part.strip() for part in text.split(",") if part.strip()]
     return value
 
@@ -178,27 +178,31 @@ class CognitoSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_derived(self) -> CognitoSettings:
-        if (
-            self.region is None
-            and self.issuers is None
-            and not _POOL_ID.fullmatch(self.user_pool_id)
+        if not _POOL_ID.fullmatch(self.user_pool_id) and (
+            self.issuers is None or self.jwks_url is None
         ):
             raise ValueError(
-                "user_pool_id is not of the form <region>_<id>: "
-                "set region, or set issuers and jwks_url"
+                "user_pool_id is not of the form <region>_<id>: set issuers and jwks_url"
             )
-        if self.jwks_url is None and self.issuers is not None and len(self.issuers) > 1:
-            raise ValueError("with several issuers, set jwks_url explicitly")
+        if self.jwks_url is None and self.issuers is not None:
+            if len(self.issuers) > 1:
+                raise ValueError("with several issuers, set jwks_url explicitly")
+            if "?" in self.issuers[0] or "#" in self.issuers[0]:
+                raise ValueError("the issuer has a query or fragment: set jwks_url explicitly")
         url = urlsplit(self.resolved_jwks_url)
-        host = url.hostname or ""
+        try:
+            url.port  # noqa: B018 - parsing the port is the check
+        except ValueError:
+            raise ValueError("jwks_url has an invalid port") from None
         if (
             url.scheme not in ("https", "http")
-            or not host
+            or not url.hostname
             or url.username
             or url.password
             or url.fragment
         ):
             raise ValueError("jwks_url must be an http(s) URL with a host and no credentials")
+        host = url.hostname
         if url.scheme == "http" and not _is_loopback(host) and not self.allow_insecure_jwks_url:
             raise ValueError(
                 "jwks_url uses plain http on a non-loopback host: "

@@ -91,15 +91,45 @@ _DECODER = json.JSONDecoder(
 _SCAN: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(cast(Any, _DECODER))
 
 
+MAX_NESTING = 32
+
+
+def _nesting(text: str) -> int:
+    """The deepest nesting of arrays and objects in JSON `text` (strings skipped)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
 def loads_object(data: bytes) -> dict[str, Any]:
     """Parse UTF-8 JSON whose top level is an object, refusing anything ambiguous.
 
     Duplicate member names, `NaN`/`Infinity`, numbers beyond float range, a byte-order mark,
-    invalid UTF-8, nesting deeper than the interpreter allows and integers beyond Python's
-    digit limit all raise `ValueError`.
+    invalid UTF-8, nesting deeper than 32 levels and integers beyond Python's digit limit all
+    raise `ValueError`.
     """
     try:
         text = data.decode("utf-8")
+        # Counting brackets is cheap; the exact depth is measured only when it could matter.
+        # Deep nesting is refused so that no later copy or comparison of a claim recurses
+        # without bound.
+        if text.count("[") + text.count("{") > MAX_NESTING and _nesting(text) > MAX_NESTING:
+            raise ValueError("JSON nested too deeply")
         try:
             # The C scanner itself: JSONDecoder.decode adds two regex passes for whitespace
             # that a compact token payload does not have.

@@ -51,8 +51,8 @@ FORBIDDEN_HEADER_PARAMS = frozenset(
 _HEADER_MEMO_SIZE = 32
 
 
-# Admission to the token cache goes by the signature's last 22 characters: 132 random bits,
-# as good as hashing the whole token for that purpose and cheaper. The cache is keyed on the
+# Admission to the token cache goes by the signature's last 22 characters (about 128 random
+# bits): as good as hashing the whole token for that purpose, and cheaper. The cache is keyed on the
 # whole token, so a collision can only admit a token early.
 _FINGERPRINT_CHARS = 22
 # A verified token as the cache keeps it: claims, JOSE header, and the key that verified it.
@@ -129,20 +129,13 @@ class CognitoVerifier:
             TokenError: the token is not acceptable (a subclass says why).
             JWKSUnavailableError: no signing key can be had right now.
         """
-        cached = self._cached(token, token_use, claims_model)
-        if cached is not None:
-            return cached[0]
-        # Inlined rather than awaiting verify_with_header: one coroutine per call, not two.
-        compact, header_segment, header = self._parse(token)
-        key = self.jwks.lookup(header["kid"]) or await self.jwks.get_key(header["kid"])
-        verified = self._verify_parsed(compact, header, key, token_use, claims_model)
-        self._remember(token, token_use, claims_model, header_segment, verified)
-        return verified[0]
+        claims, _header, _key = await self._verify(token, token_use, claims_model)
+        return claims
 
-    async def verify_with_header(
+    async def _verify(
         self, token: str, token_use: TokenUse, claims_model: type[CognitoClaims]
     ) -> _Verified:
-        """`verify`, also returning the verified JOSE header and the key (for the bearer)."""
+        """`verify`, returning the verified JOSE header and key too (the bearer needs both)."""
         cached = self._cached(token, token_use, claims_model)
         if cached is not None:
             return cached
@@ -157,7 +150,7 @@ class CognitoVerifier:
     ) -> _Verified | None:
         """Check the arguments and return the remembered verification of `token`, if any."""
         if token_use not in ("access", "id"):
-            raise ValueError("token_use must be 'access' or 'id'")
+            raise ConfigurationError("token_use must be 'access' or 'id'")
         if not isinstance(token, str):
             raise MalformedTokenError("token is not a string")
         if len(token) > self._max_bytes:
@@ -235,7 +228,9 @@ class CognitoVerifier:
             # model_validate without its Python wrapper: this is the per-token hot path.
             claims = claims_model.__pydantic_validator__.validate_python(MappingProxyType(payload))
         except ValidationError as exc:
-            fields = sorted({".".join(map(str, error["loc"])) for error in exc.errors()})
+            # Only the top-level claim names: deeper parts of a location are keys of the token's
+            # own objects, i.e. token content.
+            fields = sorted({str(error["loc"][0]) for error in exc.errors() if error["loc"]})
             raise InvalidClaimError(
                 f"claims do not fit {claims_model.__name__}: {', '.join(fields)}",
                 claim=fields[0] if fields else "",

@@ -242,11 +242,17 @@ class LocalUserPool:
         return _apply(payload, claims)
 
     def credentials(
-        self, *, token_use: TokenUse = "access", username: str = "alice", **kwargs: Any
+        self,
+        *,
+        token_use: TokenUse = "access",
+        username: str = "alice",
+        claims_model: type[CognitoClaims] = CognitoClaims,
+        **kwargs: Any,
     ) -> CognitoCredentials:
         """Fixed credentials for `app.dependency_overrides[auth] = lambda: ...` (no verifying).
 
-        `kwargs` go to `access_claims` or `id_claims`.
+        `kwargs` go to `access_claims` or `id_claims`; the claims are validated into
+        `claims_model`, as the bearer they stand in for would.
         """
         if token_use == "access":
             payload = self.access_claims(username, **kwargs)
@@ -255,7 +261,7 @@ class LocalUserPool:
         return CognitoCredentials.model_construct(
             scheme="Bearer",
             credentials=self.sign(payload),
-            claims=CognitoClaims.model_validate(payload),
+            claims=claims_model.model_validate(payload),
             header={"kid": self.signing_kid, "alg": "RS256"},
         )
 
