@@ -64,7 +64,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--tokens", type=int, default=1000, help="distinct tokens minted")
     parser.add_argument("--batch", type=int, default=100, help="tokens per paired batch")
-    parser.add_argument("--rounds", type=int, default=5, help="passes over all tokens")
+    parser.add_argument("--rounds", type=int, default=15, help="passes over all tokens")
     args = parser.parse_args()
 
     pool = LocalUserPool()

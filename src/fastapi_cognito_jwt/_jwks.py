@@ -105,10 +105,15 @@ class JWKSCache:
         is due and nobody is performing it yet: the caller then calls `get_key`, which does.
         While one caller refreshes, the others keep using the keys they know.
         """
+        # Every request passes here: the two checks below are `_refresh_due` and
+        # `_usable_keys`, spelt out.
         now = self._clock()
-        if self._refresh_due(now) and not self._lock.locked():
+        age = now - self._fetched_at
+        if age < self._ttl:
+            return self._keys.get(kid)
+        if age >= self._max_stale or (now >= self._retry_at and not self._lock.locked()):
             return None
-        return self._usable_keys(now).get(kid)
+        return self._keys.get(kid)
 
     async def get_key(self, kid: str) -> Key:
         """Return the prepared key for `kid`, fetching the JWKS if needed.
