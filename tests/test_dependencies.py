@@ -7,13 +7,10 @@ of the token is echoed (§3.J).
 
 # No `from __future__ import annotations`: FastAPI reads the route signatures at runtime.
 
-import base64
-import json
 import logging
 from collections.abc import Iterator
 from typing import Annotated, Any, cast
 
-import httpx
 import pytest
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
@@ -28,48 +25,16 @@ from fastapi_cognito_jwt import (
     require_scopes,
 )
 from fastapi_cognito_jwt.testing import LocalUserPool
-
-Expected = tuple[int, str, dict[str, str]]
-NO_CREDENTIALS: Expected = (401, "Bearer", {"detail": "Not authenticated"})
-INVALID: Expected = (401, 'Bearer error="invalid_token"', {"detail": "Invalid token"})
-FORBIDDEN: Expected = (
-    403,
-    'Bearer error="insufficient_scope"',
-    {"detail": "Insufficient permissions"},
+from tests.answers import (
+    FORBIDDEN,
+    INVALID,
+    NO_CREDENTIALS,
+    Expected,
+    assert_rejected,
+    token_secrets,
 )
+
 MISSING: Any = object()  # as a claim value: leave the claim out
-
-
-def token_secrets(token: str) -> set[str]:
-    """The token, its segments and every string in its header and payload (5+ characters)."""
-    needles = {token, *token.split(".")}
-    for segment in token.split(".")[:2]:
-        try:
-            decoded = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-        except ValueError:
-            continue
-        if isinstance(decoded, dict):
-            for value in decoded.values():
-                values = value if isinstance(value, list) else [value]
-                needles.update(item for item in values if isinstance(item, str))
-    return {needle for needle in needles if len(needle) >= 5}
-
-
-def assert_echoes_nothing(response: httpx.Response, token: str, *values: str) -> None:
-    """Neither body nor headers contain the token, a segment, its kid or a claim value."""
-    exposed = response.text + "\n" + "\n".join(f"{k}: {v}" for k, v in response.headers.items())
-    for needle in token_secrets(token) | {value for value in values if value}:
-        assert needle not in exposed, f"response echoes {needle[:40]!r}"
-
-
-def assert_rejected(
-    response: httpx.Response, expected: Expected, pool: LocalUserPool, token: str = ""
-) -> None:
-    status, challenge, body = expected
-    assert response.status_code == status
-    assert response.headers.get_list("www-authenticate") == [challenge]
-    assert response.json() == body
-    assert_echoes_nothing(response, token, pool.signing_kid, pool.client_id, pool.issuer)
 
 
 def access_token(pool: LocalUserPool, **claims: Any) -> str:
