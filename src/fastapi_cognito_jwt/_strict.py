@@ -11,6 +11,7 @@ import json
 import json.scanner
 import math
 import re
+import sys
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -20,6 +21,7 @@ __all__ = [
     "check_canonical",
     "canonical_end",
     "decode_checked",
+    "decodes_strictly",
     "loads_object",
 ]
 
@@ -32,8 +34,14 @@ _NONCANONICAL_LAST = {
     3: frozenset(chr(c) for i, c in enumerate(B64URL_ALPHABET) if i & 0b11),
 }
 _SEGMENT = re.compile("[A-Za-z0-9_-]+")
-_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+# base64url to base64; '+', '/' and '=' are not base64url, so they become a byte the strict
+# decoder refuses.
+_TO_STANDARD = bytes.maketrans(b"-_+/=", b"+/!!!")
 _PADDING = (b"", b"", b"==", b"=")
+# Python 3.11's strict decoder refuses any byte outside the alphabet; earlier decoders skip
+# such bytes, so callers there must check the alphabet first.
+decodes_strictly = sys.version_info >= (3, 11)
+_STRICT: dict[str, bool] = {"strict_mode": True} if decodes_strictly else {}
 
 
 def check_canonical(segment: str) -> None:
@@ -61,8 +69,14 @@ def b64url_decode(segment: str) -> bytes:
 
 
 def decode_checked(segment: bytes) -> bytes:
-    """Decode a segment already known to be canonical base64url (see `check_canonical`)."""
-    return binascii.a2b_base64(segment.translate(_TO_STANDARD) + _PADDING[len(segment) % 4])
+    """Decode a segment whose length and last character passed `canonical_end`.
+
+    Raises `ValueError` (binascii.Error) for a byte outside the base64url alphabet where the
+    decoder is strict (`decodes_strictly`).
+    """
+    return binascii.a2b_base64(
+        segment.translate(_TO_STANDARD) + _PADDING[len(segment) % 4], **_STRICT
+    )
 
 
 def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from ._strict import (
     b64url_decode,
     canonical_end,
     decode_checked,
+    decodes_strictly,
     loads_object,
 )
 
@@ -58,6 +59,8 @@ _FINGERPRINT_CHARS = 22
 # A verified token as the cache keeps it: claims, JOSE header, and the key that verified it.
 _Verified = tuple[CognitoClaims, Mapping[str, Any], Key]
 _CacheKey = tuple[str, str, type[CognitoClaims]]
+# A token past `_parse`: signing input, signature, payload bytes, header segment, header.
+_Parsed = tuple[bytes, bytes, bytes, str, Mapping[str, Any]]
 
 
 class CognitoVerifier:
@@ -139,10 +142,11 @@ class CognitoVerifier:
         cached = self._cached(token, token_use, claims_model)
         if cached is not None:
             return cached
-        compact, header_segment, header = self._parse(token)
-        key = self.jwks.lookup(header["kid"]) or await self.jwks.get_key(header["kid"])
-        verified = self._verify_parsed(compact, header, key, token_use, claims_model)
-        self._remember(token, token_use, claims_model, header_segment, verified)
+        parsed = self._parse(token)
+        kid = parsed[4]["kid"]
+        key = self.jwks.lookup(kid) or await self.jwks.get_key(kid)
+        verified = self._verify_parsed(parsed, key, token_use, claims_model)
+        self._remember(token, token_use, claims_model, parsed[3], verified)
         return verified
 
     def _cached(
@@ -173,51 +177,56 @@ class CognitoVerifier:
         # JWKS (or the JWKS being due for a refresh, which the full path then performs).
         return self._clock() < claims.exp + self._leeway and self.jwks.lookup(header["kid"]) is key
 
-    def _parse(self, token: str) -> tuple[bytes, str, Mapping[str, Any]]:
-        """Check the compact syntax and the header; no key, no network."""
+    def _parse(self, token: str) -> _Parsed:
+        """Check the compact syntax, decode the segments and read the header; no network."""
         try:
             compact = token.encode("ascii")
         except UnicodeEncodeError:
             raise MalformedTokenError("token is not three base64url segments") from None
-        # Deleting the alphabet must leave exactly the two dots: one C call checks every byte.
-        if compact.translate(None, B64URL_ALPHABET) != b"..":
-            raise MalformedTokenError("token is not three base64url segments")
-        first_dot = token.index(".")
-        second_dot = token.index(".", first_dot + 1)
-        if not (
-            canonical_end(second_dot - first_dot - 1, token[second_dot - 1])
-            and canonical_end(len(token) - second_dot - 1, token[-1])
+        # Where the decoder is strict, decoding checks every byte of the payload and the
+        # signature (and the header is checked when first seen); elsewhere, deleting the
+        # alphabet must leave exactly the two dots.
+        if not decodes_strictly and compact.translate(None, B64URL_ALPHABET) != b"..":
+            raise MalformedTokenError("token is not three base64url segments")  # pragma: no cover
+        first_dot = token.find(".")
+        second_dot = token.find(".", first_dot + 1)
+        if (
+            first_dot < 0
+            or second_dot < 0
+            or not canonical_end(second_dot - first_dot - 1, token[second_dot - 1])
+            or not canonical_end(len(token) - second_dot - 1, token[-1])
         ):
-            raise MalformedTokenError("token segment is empty or not canonical")
+            raise MalformedTokenError("token is not three canonical base64url segments")
+        try:
+            signature = decode_checked(compact[second_dot + 1 :])
+            payload = decode_checked(compact[first_dot + 1 : second_dot])
+        except ValueError:
+            raise MalformedTokenError("token is not three base64url segments") from None
         header_segment = token[:first_dot]
         # A memoised header segment was checked when it was first seen.
         header = self._headers.get(header_segment)
         if header is None:
             header = _parse_header(header_segment)
-        return compact, header_segment, header
+        return compact[:second_dot], signature, payload, header_segment, header
 
     def _verify_parsed(
         self,
-        compact: bytes,
-        header: Mapping[str, Any],
+        parsed: _Parsed,
         key: Key,
         token_use: TokenUse,
         claims_model: type[CognitoClaims],
     ) -> _Verified:
         """Check the signature, then the claims, of a token that passed `_parse`."""
-        signature_dot = compact.rindex(b".")
+        signing_input, signature, payload_bytes, _header_segment, header = parsed
         try:
-            valid = key.verify(
-                compact[:signature_dot], decode_checked(compact[signature_dot + 1 :])
-            )
+            valid = key.verify(signing_input, signature)
         except Exception as exc:  # a verify crash is a bad signature, not a 500
             raise InvalidSignatureError("signature could not be verified") from exc
         if not valid:
             raise InvalidSignatureError("signature does not match")
 
-        payload_segment = compact[compact.index(b".") + 1 : signature_dot]
         try:
-            payload = loads_object(decode_checked(payload_segment))
+            payload = loads_object(payload_bytes)
         except ValueError as exc:
             raise MalformedTokenError("payload is not a strict JSON object") from exc
         # Positional: keyword passing costs measurably on this path.
