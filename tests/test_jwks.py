@@ -1019,15 +1019,53 @@ async def test_known_kids_do_not_wait_for_a_due_refresh(
     assert endpoint.hits == 2
 
 
-async def test_a_cancelled_unknown_kid_fetch_does_not_start_the_cooldown(
+async def test_a_caller_cancelled_mid_fetch_does_not_abort_the_fetch(
     pool: LocalUserPool, endpoint: Endpoint, cache: JWKSCache
 ) -> None:
     await cache.refresh()
     rotated = pool.rotate_key()
     endpoint.gate = anyio.Event()
-    with anyio.move_on_after(0.05):
-        await cache.get_key(rotated)  # cancelled while its fetch waits at the gate
+    scope = anyio.CancelScope()
+
+    async def impatient() -> None:
+        with scope:
+            await cache.get_key(rotated)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(impatient)
+        await anyio.wait_all_tasks_blocked()  # its fetch waits at the gate
+        scope.cancel()
+        await anyio.wait_all_tasks_blocked()
+        assert cache.lookup(rotated) is None  # the fetch is still under way
+        endpoint.gate.set()
     assert endpoint.hits == 2
-    endpoint.gate = None
-    assert await cache.get_key(rotated) is cache.lookup(rotated)  # fetched, not refused
+    assert cache.lookup(rotated) is not None  # the fetch finished for everyone else
+    with pytest.raises(KeyNotFoundError):  # and, as a miss, it started the cooldown
+        await cache.get_key("made-up")
+    assert endpoint.hits == 2
+
+
+async def test_callers_queued_behind_a_miss_fetch_never_fetch_again(
+    endpoint: Endpoint, cache: JWKSCache, clock: FakeClock
+) -> None:
+    await cache.refresh()
+    endpoint.gate = anyio.Event()
+    refused: list[str] = []
+
+    async def unknown(kid: str) -> None:
+        with pytest.raises(KeyNotFoundError):
+            await cache.get_key(kid)
+        refused.append(kid)
+
+    async with anyio.create_task_group() as group:
+        for number in range(50):
+            group.start_soon(unknown, f"made-up-{number}")
+        await anyio.wait_all_tasks_blocked()  # one fetch under way, 49 callers waiting on it
+        endpoint.gate.set()
+        for number in range(50, 100):  # more arrive while the waiters wake up
+            group.start_soon(unknown, f"made-up-{number}")
+    assert len(refused) == 100
+    assert endpoint.hits == 2  # the warm-up and one miss fetch, whatever the timing
+    clock.advance(30)  # the cooldown over: one more miss fetch
+    await unknown("made-up-late")
     assert endpoint.hits == 3

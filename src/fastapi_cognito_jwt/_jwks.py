@@ -91,8 +91,8 @@ class JWKSCache:
         self._retry_at = -math.inf
         self._miss_cooldown_until = -math.inf
         self._failures = 0
-        self._attempts = 0
-        self._lock = anyio.Lock()
+        # Set while a fetch is under way; everyone else waits on it instead of fetching.
+        self._fetching: anyio.Event | None = None
 
     @property
     def kids(self) -> frozenset[str]:
@@ -112,7 +112,7 @@ class JWKSCache:
         age = now - self._fetched_at
         if age < self._ttl:
             return self._keys.get(kid)
-        if age >= self._max_stale or (now >= self._retry_at and not self._lock.locked()):
+        if age >= self._max_stale or (now >= self._retry_at and self._fetching is None):
             return None
         return self._keys.get(kid)
 
@@ -126,18 +126,20 @@ class JWKSCache:
         key = self.lookup(kid)
         if key is not None:
             return key
-        now = self._clock()
-        if self._refresh_due(now):
-            await self._fetch_single_flight()
-        elif kid not in self._usable_keys(now) and now >= self._retry_at:
-            # Join a fetch already under way; otherwise fetch at most once per cooldown, so a
-            # flood of made-up kids cannot turn into a flood of requests to Cognito.
-            if self._lock.locked():
-                await self._fetch_single_flight()
-            elif now >= self._miss_cooldown_until:
-                await self._fetch_single_flight()
-                # Only a fetch that completed starts the cooldown (a cancelled one raised).
-                self._miss_cooldown_until = self._clock() + self._cooldown
+        if self._fetching is not None:
+            # Join the fetch under way and abide by what it brings: a caller that joined never
+            # fetches itself, so a queue of made-up kids cannot become a queue of fetches.
+            await self._fetching.wait()
+        else:
+            now = self._clock()
+            if self._refresh_due(now):
+                await self._fetch_once(miss=False)
+            elif (
+                kid not in self._usable_keys(now)
+                and now >= self._retry_at
+                and now >= self._miss_cooldown_until
+            ):
+                await self._fetch_once(miss=True)
         return self._select(kid)
 
     async def refresh(self) -> None:
@@ -146,9 +148,9 @@ class JWKSCache:
         Raises:
             JWKSUnavailableError: the fetch failed (previously fetched keys are kept).
         """
-        async with self._lock:
-            ok = await self._fetch()
-        if not ok:
+        while self._fetching is not None:
+            await self._fetching.wait()
+        if not await self._fetch_once(miss=False):
             raise JWKSUnavailableError(
                 "the JWKS could not be fetched", retry_after=self._retry_after(self._clock())
             )
@@ -173,14 +175,20 @@ class JWKSCache:
             raise KeyNotFoundError("no signing key in the JWKS has the token's kid")
         return key
 
-    async def _fetch_single_flight(self) -> None:
-        attempts = self._attempts
-        async with self._lock:
-            # Another task may have fetched while this one waited for the lock; one fetch
-            # then serves every caller that queued behind it.
-            if self._attempts != attempts:
-                return
-            await self._fetch()
+    async def _fetch_once(self, *, miss: bool) -> bool:
+        """Fetch while others wait on `_fetching`; an unknown-kid fetch starts the cooldown."""
+        done = self._fetching = anyio.Event()
+        try:
+            # Shielded (the deadline still applies): a caller that goes away mid-fetch must not
+            # abort the refresh that the callers using the old keys are counting on.
+            with anyio.CancelScope(shield=True):
+                ok = await self._fetch()
+            if miss:
+                self._miss_cooldown_until = self._clock() + self._cooldown
+            return ok
+        finally:
+            self._fetching = None
+            done.set()
 
     async def _fetch(self) -> bool:
         try:
@@ -188,12 +196,8 @@ class JWKSCache:
                 body = await self._download_with_retry()
             keys = _parse_jwks(body)
         except Exception as exc:  # any failure is a failed fetch, never a crash
-            self._attempts += 1
             self._record_failure(exc)
             return False
-        # A cancelled fetch (its caller went away) is not an attempt: whoever queued behind
-        # it must fetch instead of reading "another task just tried".
-        self._attempts += 1
         now = self._clock()
         if set(keys) != set(self._keys):
             logger.info("JWKS fetched from %s: %d signing keys", self.url, len(keys))
