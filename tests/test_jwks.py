@@ -1069,3 +1069,17 @@ async def test_callers_queued_behind_a_miss_fetch_never_fetch_again(
     clock.advance(30)  # the cooldown over: one more miss fetch
     await unknown("made-up-late")
     assert endpoint.hits == 3
+
+
+async def test_refresh_waits_for_a_fetch_under_way_then_fetches_anew(
+    pool: LocalUserPool, endpoint: Endpoint, cache: JWKSCache
+) -> None:
+    endpoint.gate = anyio.Event()
+    async with anyio.create_task_group() as group:
+        group.start_soon(cache.get_key, pool.signing_kid)  # the cold fetch, held at the gate
+        await anyio.wait_all_tasks_blocked()
+        group.start_soon(cache.refresh)
+        await anyio.wait_all_tasks_blocked()
+        assert endpoint.hits == 1  # the refresh waits rather than fetching alongside
+        endpoint.gate.set()
+    assert endpoint.hits == 2  # then it fetches: a refresh is always a fresh fetch

@@ -15,6 +15,7 @@ import pytest
 
 from fastapi_cognito_jwt._strict import (
     B64URL_ALPHABET,
+    _nesting,
     b64url_decode,
     canonical_end,
     check_canonical,
@@ -307,3 +308,28 @@ def test_loads_object_agrees_with_json_on_plain_input() -> None:
 
 def test_loads_object_result_is_a_plain_dict() -> None:
     assert type(loads_object(b'{"a":{"b":1}}')["a"]) is dict
+
+
+@pytest.mark.parametrize(
+    ("text", "depth"),
+    [
+        pytest.param('{"a": [[1]]}', 3, id="plain"),
+        pytest.param('{"a": "[[[[{{{{"}', 1, id="brackets-in-a-string"),
+        pytest.param('{"a": "\\\\"}', 1, id="escaped-backslash-closes-the-string"),
+        pytest.param('{"a": "\\"[[[["}', 1, id="escaped-quote-stays-in-the-string"),
+        pytest.param('{"a": "\\\\", "b": [[[]]]}', 4, id="after-an-escaped-backslash"),
+        pytest.param("[]", 1, id="array"),
+        pytest.param("", 0, id="empty"),
+    ],
+)
+def test_nesting_depth_skips_strings(text: str, depth: int) -> None:
+    assert _nesting(text) == depth
+
+
+def test_nesting_cap_counts_only_real_brackets() -> None:
+    inside_a_string = '{"a": "' + "[" * 100 + '"}'
+    assert loads_object(inside_a_string.encode()) == {"a": "[" * 100}
+    exactly_the_cap = '{"a": ' + "[" * 31 + "]" * 31 + "}"
+    assert loads_object(exactly_the_cap.encode())["a"]
+    with pytest.raises(ValueError, match="nested"):
+        loads_object(('{"a": ' + "[" * 32 + "]" * 32 + "}").encode())

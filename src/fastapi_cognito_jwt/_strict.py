@@ -137,21 +137,18 @@ def loads_object(data: bytes) -> dict[str, Any]:
     invalid UTF-8, nesting deeper than 32 levels and integers beyond Python's digit limit all
     raise `ValueError`.
     """
+    text = data.decode("utf-8")
+    # Counting brackets is cheap; the exact depth is measured only when it could matter. Deep
+    # nesting is refused so that neither the parser nor a later copy of a claim recurses
+    # without bound.
+    if text.count("[") + text.count("{") > MAX_NESTING and _nesting(text) > MAX_NESTING:
+        raise ValueError("JSON nested too deeply")
     try:
-        text = data.decode("utf-8")
-        # Counting brackets is cheap; the exact depth is measured only when it could matter.
-        # Deep nesting is refused so that no later copy or comparison of a claim recurses
-        # without bound.
-        if text.count("[") + text.count("{") > MAX_NESTING and _nesting(text) > MAX_NESTING:
-            raise ValueError("JSON nested too deeply")
-        try:
-            # The C scanner itself: JSONDecoder.decode adds two regex passes for whitespace
-            # that a compact token payload does not have.
-            value, end = _SCAN(text, 0)
-        except StopIteration:
-            value, end = _DECODER.decode(text), len(text)  # raises the precise JSON error
-    except RecursionError as exc:
-        raise ValueError("JSON nested too deeply") from exc
+        # The C scanner itself: JSONDecoder.decode adds two regex passes for whitespace that
+        # a compact token payload does not have.
+        value, end = _SCAN(text, 0)
+    except StopIteration:
+        value, end = _DECODER.decode(text), len(text)  # raises the precise JSON error
     if end != len(text) and text[end:].strip(" \t\n\r"):
         raise ValueError("trailing data after the JSON value")
     if not isinstance(value, dict):
