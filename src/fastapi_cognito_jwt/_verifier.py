@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
@@ -38,9 +37,6 @@ if TYPE_CHECKING:
 
 __all__ = ["CognitoVerifier"]
 
-logger = logging.getLogger("fastapi_cognito_jwt")
-
-
 MAX_HEADER_BYTES = 1024
 # Header parameters that would make us fetch keys from, or trust keys in, the token itself,
 # or that belong to JWE or to JWS extensions we do not implement (RFC 7515 §4.1.11, RFC 8725).
@@ -53,8 +49,8 @@ _HEADER_MEMO_SIZE = 32
 
 
 # Admission to the token cache goes by the signature's last 22 characters (about 128 random
-# bits): as good as hashing the whole token for that purpose, and cheaper. The cache is keyed on the
-# whole token, so a collision can only admit a token early.
+# bits): as good as hashing the whole token for that purpose, and cheaper. The cache is keyed
+# on the whole token, so a collision can only admit a token early.
 _FINGERPRINT_CHARS = 22
 # A verified token as the cache keeps it: claims, JOSE header, and the key that verified it.
 _Verified = tuple[CognitoClaims, Mapping[str, Any], Key]
