@@ -3,6 +3,9 @@ the pure `check_claims` function, and the `CognitoClaims` model."""
 
 from __future__ import annotations
 
+import copy
+import random
+from types import MappingProxyType
 from typing import Any, cast
 
 import pytest
@@ -18,7 +21,7 @@ from fastapi_cognito_jwt import (
     TokenExpiredError,
     TokenNotYetValidError,
 )
-from fastapi_cognito_jwt._claims import check_claims
+from fastapi_cognito_jwt._claims import _build_plain, build_claims, check_claims
 from fastapi_cognito_jwt.testing import LocalUserPool
 from tests.test_verifier import (
     CLIENT,
@@ -504,3 +507,73 @@ def test_model_item_access_copies() -> None:
     assert "custom:tags" in claims and 5 not in claims
     with pytest.raises(ValidationError):
         claims.sub = "x"  # type: ignore[misc]
+
+
+# -- the fast construction path must build exactly what validation builds -----------------
+
+_VALUES: list[Any] = [
+    MISSING, None, "", "alice", "access", "id", 0, 7, True, 1.5, [], ["a"], ["a", 1], {},
+]  # fmt: skip
+_NAMES = [
+    "sub", "iss", "token_use", "exp", "iat", "auth_time", "jti", "origin_jti", "client_id",
+    "aud", "username", "cognito:username", "cognito:groups", "scope", "payload", "email",
+]  # fmt: skip
+
+
+def _validated(payload: dict[str, Any]) -> CognitoClaims | None:
+    try:
+        return CognitoClaims.model_validate(payload)
+    except ValidationError:
+        return None
+
+
+def _assert_same_as_validation(payload: dict[str, Any]) -> bool:
+    fast = _build_plain(payload, MappingProxyType(payload))
+    if fast is None:
+        return False
+    slow = _validated(dict(payload))
+    assert slow is not None, payload
+    assert fast == slow
+    assert fast.model_fields_set == slow.model_fields_set
+    assert fast.model_dump() == slow.model_dump()
+    assert repr(fast) == repr(slow)
+    assert (fast.scopes, dict(fast.payload)) == (slow.scopes, dict(slow.payload))
+    return True
+
+
+@pytest.mark.parametrize("kind", ["access", "id", "m2m"])
+@pytest.mark.parametrize("groups", [(), ("users", "admin")], ids=["no-groups", "groups"])
+def test_fast_path_builds_cognito_shaped_claims_as_validation_does(
+    pool: LocalUserPool, kind: str, groups: tuple[str, ...]
+) -> None:
+    if kind == "access":
+        payload = pool.access_claims(groups=groups)
+    elif kind == "id":
+        payload = pool.id_claims(groups=groups, claims={"email": "a@example.com"})
+    else:
+        payload = pool.access_claims(groups=groups, claims={"username": None})
+    assert _assert_same_as_validation(payload)  # and it did take the fast path
+
+
+def test_fast_path_never_disagrees_with_validation() -> None:
+    rng = random.Random(20261122)
+    base = _payload(sub="u-1", username="alice", scope="openid")
+    taken = 0
+    for _ in range(4000):
+        payload = dict(base)
+        for name in rng.sample(_NAMES, rng.randint(1, 4)):
+            value = rng.choice(_VALUES)
+            if value is MISSING:
+                payload.pop(name, None)
+            else:
+                payload[name] = copy.deepcopy(value)
+        taken += _assert_same_as_validation(payload)
+    assert 200 < taken < 4000  # both paths were exercised
+
+
+def test_subclasses_are_always_validated(pool: LocalUserPool) -> None:
+    class Plain(CognitoClaims):
+        pass
+
+    claims = build_claims(Plain, pool.access_claims())
+    assert type(claims) is Plain

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Collection, Mapping
 from types import MappingProxyType
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 from pydantic import (
     AliasChoices,
@@ -26,7 +26,7 @@ from ._exceptions import (
     TokenNotYetValidError,
 )
 
-__all__ = ["ClaimsT", "CognitoClaims", "TokenUse", "check_claims"]
+__all__ = ["ClaimsT", "CognitoClaims", "TokenUse", "build_claims", "check_claims"]
 
 TokenUse = Literal["access", "id"]
 
@@ -181,3 +181,83 @@ def check_claims(
 
 
 ClaimsT = TypeVar("ClaimsT", bound=CognitoClaims)
+
+
+def build_claims(claims_model: type[ClaimsT], payload: dict[str, Any]) -> ClaimsT:
+    """Validate a verified payload into `claims_model`; raises pydantic's ValidationError.
+
+    The verifier hands over a payload it parsed itself and keeps no other reference to.
+    """
+    view = MappingProxyType(payload)
+    if claims_model is CognitoClaims:
+        claims = _build_plain(payload, view)
+        if claims is not None:
+            return cast(ClaimsT, claims)
+    return cast(ClaimsT, claims_model.__pydantic_validator__.validate_python(view))
+
+
+_ALWAYS_SET = ("sub", "iss", "token_use", "exp", "iat", "client_id", "payload")
+_new_claims = CognitoClaims.__new__
+_set_attribute = object.__setattr__
+
+
+def _build_plain(payload: dict[str, Any], view: MappingProxyType[str, Any]) -> CognitoClaims | None:
+    """Build a plain `CognitoClaims` without pydantic's validator, or return None.
+
+    Validation is a third of a verification's own work on the per-token path. This accepts only
+    values of exactly the declared types and picks aliases as the validator does (the first
+    present wins), so what it builds equals what validation builds, fields set included (the
+    tests compare the two on every shape); anything else returns None and is validated.
+    """
+    get = payload.get
+    sub, iss, token_use, exp, iat = get("sub"), get("iss"), get("token_use"), get("exp"), get("iat")
+    auth_time, jti, origin_jti, scope = (
+        get("auth_time"),
+        get("jti"),
+        get("origin_jti"),
+        get("scope"),
+    )
+    client_id = payload["client_id"] if "client_id" in payload else get("aud")
+    username = payload["cognito:username"] if "cognito:username" in payload else get("username")
+    if (
+        type(sub) is not str
+        or type(iss) is not str
+        or (token_use != "access" and token_use != "id")
+        or type(exp) is not int
+        or type(iat) is not int
+        or type(client_id) is not str
+        or (auth_time is not None and type(auth_time) is not int)
+        or (jti is not None and type(jti) is not str)
+        or (origin_jti is not None and type(origin_jti) is not str)
+        or (username is not None and type(username) is not str)
+        or (scope is not None and type(scope) is not str)
+    ):
+        return None
+    fields_set = set(_ALWAYS_SET)
+    if "cognito:groups" in payload:
+        raw_groups = payload["cognito:groups"]
+        if type(raw_groups) is not list:
+            return None
+        for group in raw_groups:
+            if type(group) is not str:
+                return None
+        groups = tuple(raw_groups)
+        fields_set.add("groups")
+    else:
+        groups = ()
+    for field in ("auth_time", "jti", "origin_jti", "scope"):
+        if field in payload:
+            fields_set.add(field)
+    if "username" in payload or "cognito:username" in payload:
+        fields_set.add("username")
+    claims = _new_claims(CognitoClaims)
+    # What BaseModel.model_construct does, without its per-field default handling.
+    _set_attribute(claims, "__dict__", {
+        "sub": sub, "iss": iss, "token_use": token_use, "exp": exp, "iat": iat,
+        "auth_time": auth_time, "jti": jti, "origin_jti": origin_jti, "client_id": client_id,
+        "username": username, "groups": groups, "scope": scope, "payload": view,
+    })  # fmt: skip
+    _set_attribute(claims, "__pydantic_fields_set__", fields_set)
+    _set_attribute(claims, "__pydantic_extra__", None)
+    _set_attribute(claims, "__pydantic_private__", None)
+    return claims

@@ -12,7 +12,7 @@ from cachetools import LRUCache
 from jose.backends.base import Key
 from pydantic import ValidationError
 
-from ._claims import ClaimsT, CognitoClaims, TokenUse, check_claims
+from ._claims import ClaimsT, CognitoClaims, TokenUse, build_claims, check_claims
 from ._exceptions import (
     ConfigurationError,
     InvalidClaimError,
@@ -230,8 +230,7 @@ class CognitoVerifier:
             payload, token_use, self._issuers, self._client_ids, self._leeway, self._clock()
         )
         try:
-            # model_validate without its Python wrapper: this is the per-token hot path.
-            claims = claims_model.__pydantic_validator__.validate_python(MappingProxyType(payload))
+            claims = build_claims(claims_model, payload)
         except ValidationError as exc:
             # Only the top-level claim names: deeper parts of a location are keys of the token's
             # own objects, i.e. token content.
