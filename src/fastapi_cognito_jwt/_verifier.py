@@ -135,29 +135,30 @@ class CognitoVerifier:
         self, token: str, token_use: TokenUse, claims_model: type[CognitoClaims]
     ) -> _Verified:
         """`verify`, returning the verified JOSE header and key too (the bearer needs both)."""
-        cached = self._cached(token, token_use, claims_model)
-        if cached is not None:
-            return cached
-        parsed = self._parse(token)
-        kid = parsed[4]["kid"]
-        key = self.jwks.lookup(kid) or await self.jwks.get_key(kid)
-        verified = self._verify_parsed(parsed, key, token_use, claims_model)
-        self._remember(token, token_use, claims_model, parsed[3], verified)
-        return verified
-
-    def _cached(
-        self, token: str, token_use: TokenUse, claims_model: type[CognitoClaims]
-    ) -> _Verified | None:
-        """Check the arguments and return the remembered verification of `token`, if any."""
         if token_use not in ("access", "id"):
             raise ConfigurationError("token_use must be 'access' or 'id'")
         if not isinstance(token, str):
             raise MalformedTokenError("token is not a string")
         if len(token) > self._max_bytes:
             raise MalformedTokenError("token exceeds the size limit")
-        # Only tokens seen before can be in the cache (see `_remember`): a first sighting
-        # skips the lookup.
-        if self._cache is None or hash(token[-_FINGERPRINT_CHARS:]) not in self._seen:
+        fingerprint = hash(token[-_FINGERPRINT_CHARS:])
+        # Only tokens seen before can be in the cache (see `_remember`).
+        if fingerprint in self._seen:
+            cached = self._cached(token, token_use, claims_model)
+            if cached is not None:
+                return cached
+        parsed = self._parse(token)
+        kid = parsed[4]["kid"]
+        key = self.jwks.lookup(kid) or await self.jwks.get_key(kid)
+        verified = self._verify_parsed(parsed, key, token_use, claims_model)
+        self._remember(token, token_use, claims_model, fingerprint, parsed[3], verified)
+        return verified
+
+    def _cached(
+        self, token: str, token_use: TokenUse, claims_model: type[CognitoClaims]
+    ) -> _Verified | None:
+        """The remembered verification of `token`, if it still holds."""
+        if self._cache is None:
             return None
         cache_key = (token, token_use, claims_model)
         cached = self._cache.get(cache_key)
@@ -247,6 +248,7 @@ class CognitoVerifier:
         token: str,
         token_use: TokenUse,
         claims_model: type[CognitoClaims],
+        fingerprint: int,
         header_segment: str,
         verified: _Verified,
     ) -> None:
@@ -263,7 +265,6 @@ class CognitoVerifier:
         # Admit a token on its second verification: a token seen once (most traffic of many
         # distinct clients) then costs no memory, and cannot evict the tokens clients resend.
         # A hash collision only admits a token early; the cache itself is keyed on the token.
-        fingerprint = hash(token[-_FINGERPRINT_CHARS:])
         if fingerprint in self._seen:
             self._cache[token, token_use, claims_model] = verified
         else:
