@@ -23,7 +23,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy
+	$(BIN)/mypy --strict
 
 unit: $(STAMP)
 	$(BIN)/coverage run -m pytest
