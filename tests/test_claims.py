@@ -373,7 +373,7 @@ async def test_authorization_claim_types(pool: LocalUserPool, changes: dict[str,
 # -- check_claims, pure -------------------------------------------------------------------
 
 
-def _check(payload: dict[str, Any], token_use: str = "access", **options: Any) -> int:
+def _check(payload: dict[str, Any], token_use: str = "access", **options: Any) -> None:
     arguments: dict[str, Any] = {
         "token_use": token_use,
         "issuers": [ISS],
@@ -381,7 +381,7 @@ def _check(payload: dict[str, Any], token_use: str = "access", **options: Any) -
         "leeway": 0.0,
         "now": NOW,
     }
-    return check_claims(payload, **{**arguments, **options})
+    check_claims(payload, **{**arguments, **options})
 
 
 def _payload(**claims: Any) -> dict[str, Any]:
@@ -389,9 +389,11 @@ def _payload(**claims: Any) -> dict[str, Any]:
     return {name: value for name, value in {**base, **claims}.items() if value is not MISSING}
 
 
-def test_check_claims_returns_exp() -> None:
-    assert _check(_payload()) == NOW + 3600
-    assert _check(_payload(token_use="id", client_id=MISSING, aud=CLIENT), "id") == NOW + 3600
+def test_check_claims_accepts_both_kinds() -> None:
+    _check(_payload())  # raises if refused
+    _check(_payload(token_use="id", client_id=MISSING, aud=CLIENT), "id")
+    with pytest.raises(InvalidTokenUseError):
+        _check(_payload(), "id")
 
 
 @pytest.mark.parametrize(

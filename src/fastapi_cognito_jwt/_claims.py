@@ -141,8 +141,8 @@ def check_claims(
     client_ids: Collection[str],
     leeway: float,
     now: float,
-) -> int:
-    """Apply Cognito's rules to a signature-verified payload; return its `exp`.
+) -> None:
+    """Apply Cognito's rules to a signature-verified payload; raise a `TokenError` if one fails.
 
     Order: issuer, token use, client, then the time claims.
     """
@@ -177,7 +177,6 @@ def check_claims(
         raise TokenNotYetValidError("token was issued in the future (iat)")
     if exp - iat > MAX_LIFETIME:
         raise InvalidClaimError("token lifetime exceeds 24 hours", claim="exp")
-    return exp
 
 
 ClaimsT = TypeVar("ClaimsT", bound=CognitoClaims)

@@ -41,7 +41,6 @@ _PADDING = (b"", b"", b"==", b"=")
 # Python 3.11's strict decoder refuses any byte outside the alphabet; earlier decoders skip
 # such bytes, so callers there must check the alphabet first.
 decodes_strictly = sys.version_info >= (3, 11)
-_STRICT: dict[str, bool] = {"strict_mode": True} if decodes_strictly else {}
 
 
 def check_canonical(segment: str) -> None:
@@ -68,15 +67,22 @@ def b64url_decode(segment: str) -> bytes:
     return decode_checked(segment.encode("ascii"))
 
 
-def decode_checked(segment: bytes) -> bytes:
-    """Decode a segment whose length and last character passed `canonical_end`.
+if decodes_strictly:
 
-    Raises `ValueError` (binascii.Error) for a byte outside the base64url alphabet where the
-    decoder is strict (`decodes_strictly`).
-    """
-    return binascii.a2b_base64(
-        segment.translate(_TO_STANDARD) + _PADDING[len(segment) % 4], **_STRICT
-    )
+    def decode_checked(segment: bytes) -> bytes:
+        """Decode a segment whose length and last character passed `canonical_end`.
+
+        Raises `ValueError` (binascii.Error) for any byte outside the base64url alphabet.
+        """
+        return binascii.a2b_base64(
+            segment.translate(_TO_STANDARD) + _PADDING[len(segment) % 4], strict_mode=True
+        )
+
+else:  # pragma: no cover - Python 3.10
+
+    def decode_checked(segment: bytes) -> bytes:
+        """Decode a segment whose bytes, length and last character were checked."""
+        return binascii.a2b_base64(segment.translate(_TO_STANDARD) + _PADDING[len(segment) % 4])
 
 
 def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
