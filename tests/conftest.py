@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from fastapi_cognito_jwt import CognitoSettings
+from fastapi_cognito_jwt import CognitoBearer, CognitoSettings
 from fastapi_cognito_jwt.testing import LocalUserPool
 
 
@@ -36,6 +36,12 @@ def pool(_session_pool: LocalUserPool) -> Iterator[LocalUserPool]:
 @pytest.fixture
 def settings(pool: LocalUserPool) -> CognitoSettings:
     return pool.settings()
+
+
+@pytest.fixture
+def auth(pool: LocalUserPool) -> CognitoBearer:
+    """A bearer for the local pool's access tokens."""
+    return pool.bearer(token_use="access")
 
 
 @pytest.fixture(autouse=True)

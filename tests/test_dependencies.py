@@ -57,11 +57,6 @@ def summary(claims: CognitoClaims) -> dict[str, Any]:
 
 
 @pytest.fixture
-def auth(pool: LocalUserPool) -> CognitoBearer:
-    return pool.bearer(token_use="access")
-
-
-@pytest.fixture
 def app(pool: LocalUserPool, auth: CognitoBearer) -> FastAPI:
     id_auth = pool.bearer(token_use="id")
     optional = pool.bearer(token_use="access", auto_error=False)

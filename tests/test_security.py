@@ -75,11 +75,6 @@ class RoleClaims(CognitoClaims):
 
 
 @pytest.fixture
-def auth(pool: LocalUserPool) -> CognitoBearer:
-    return pool.bearer(token_use="access")
-
-
-@pytest.fixture
 def app(pool: LocalUserPool, auth: CognitoBearer) -> FastAPI:
     id_auth = pool.bearer(token_use="id")
     role_auth = pool.bearer(token_use="id", claims_model=RoleClaims)
