@@ -18,29 +18,56 @@ from fastapi_cognito_jwt import _exceptions
 from fastapi_cognito_jwt._backend import require_cryptography_backend
 
 EXPECTED_ALL = [
+    "AliasExistsError",
+    "AuthChallenge",
+    "AuthTokens",
+    "CodeDelivery",
+    "CodeDeliveryFailureError",
+    "CodeMismatchError",
+    "CognitoAuthClient",
+    "CognitoAuthError",
     "CognitoBearer",
     "CognitoClaims",
     "CognitoCredentials",
     "CognitoJWTError",
+    "CognitoServiceError",
     "CognitoSettings",
+    "CognitoUnreachableError",
+    "CognitoUser",
     "CognitoVerifier",
     "ConfigurationError",
+    "ExpiredCodeError",
     "InvalidClaimError",
     "InvalidClientError",
     "InvalidIssuerError",
+    "InvalidParameterError",
+    "InvalidPasswordError",
     "InvalidSignatureError",
     "InvalidTokenUseError",
     "JWKSCache",
     "JWKSUnavailableError",
     "KeyNotFoundError",
+    "LimitExceededError",
     "MalformedTokenError",
+    "NotAuthorizedError",
+    "PasswordResetRequiredError",
     "PermissionDeniedError",
+    "RateLimitError",
     "SettingsFields",
+    "SignUpForm",
+    "SignUpRequest",
+    "SignUpResult",
     "TokenError",
     "TokenExpiredError",
     "TokenNotYetValidError",
     "TokenUse",
+    "TooManyFailedAttemptsError",
+    "TooManyRequestsError",
+    "UserNotConfirmedError",
+    "UserNotFoundError",
+    "UsernameExistsError",
     "__version__",
+    "auth_router",
     "current_claims",
     "current_username",
     "require_groups",
@@ -81,7 +108,7 @@ def test_star_import_gives_exactly_all() -> None:
 def test_partition_of_names_is_complete() -> None:
     # Every export is a class, a function, or one of the documented exceptions to both.
     assert sorted([*PUBLIC_CLASSES, *PUBLIC_FUNCTIONS, *UNDOCUMENTED]) == EXPECTED_ALL
-    assert len(EXCEPTIONS) == 14
+    assert len(EXCEPTIONS) == 32
 
 
 @pytest.mark.parametrize("name", EXPECTED_ALL)
@@ -184,6 +211,33 @@ def test_every_exception_of_the_module_is_exported() -> None:
         pytest.param("PermissionDeniedError", "CognitoJWTError", id="PermissionDeniedError"),
         pytest.param("JWKSUnavailableError", "CognitoJWTError", id="JWKSUnavailableError"),
         pytest.param("CognitoJWTError", "Exception", id="CognitoJWTError"),
+        pytest.param("CognitoAuthError", "CognitoJWTError", id="CognitoAuthError"),
+        pytest.param("CognitoServiceError", "CognitoJWTError", id="CognitoServiceError"),
+        pytest.param(
+            "CognitoUnreachableError", "CognitoServiceError", id="CognitoUnreachableError"
+        ),
+        pytest.param("RateLimitError", "CognitoAuthError", id="RateLimitError"),
+        pytest.param("LimitExceededError", "RateLimitError", id="LimitExceededError"),
+        pytest.param("TooManyRequestsError", "RateLimitError", id="TooManyRequestsError"),
+        pytest.param(
+            "TooManyFailedAttemptsError", "RateLimitError", id="TooManyFailedAttemptsError"
+        ),
+        *(
+            pytest.param(name, "CognitoAuthError", id=name)
+            for name in (
+                "UsernameExistsError",
+                "AliasExistsError",
+                "CodeMismatchError",
+                "ExpiredCodeError",
+                "NotAuthorizedError",
+                "UserNotConfirmedError",
+                "UserNotFoundError",
+                "PasswordResetRequiredError",
+                "InvalidPasswordError",
+                "InvalidParameterError",
+                "CodeDeliveryFailureError",
+            )
+        ),
     ],
 )
 def test_exception_hierarchy(name: str, parent: str) -> None:
@@ -194,7 +248,13 @@ def test_exception_hierarchy(name: str, parent: str) -> None:
 
 def test_exceptions_are_not_token_errors_when_they_should_not_be() -> None:
     # Neither a 403 nor a 503 may be caught as a 401.
-    for name in ("PermissionDeniedError", "JWKSUnavailableError", "ConfigurationError"):
+    for name in (
+        "PermissionDeniedError",
+        "JWKSUnavailableError",
+        "ConfigurationError",
+        "CognitoAuthError",
+        "CognitoServiceError",
+    ):
         assert not issubclass(getattr(fastapi_cognito_jwt, name), fastapi_cognito_jwt.TokenError)
 
 

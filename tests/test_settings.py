@@ -554,7 +554,7 @@ LONG_POOL = "us-east-1_" + "a" * 46  # 56 characters
             {"allow_insecure_jwks_url": SECRET}, SECRET, "allow_insecure_jwks_url", id="bool-junk"
         ),
         # extra=forbid
-        pytest.param({"client_secret": SECRET}, SECRET, "client_secret", id="unknown-field"),
+        pytest.param({"client_secrets": SECRET}, SECRET, "client_secrets", id="unknown-field"),
         pytest.param({"leway": 5}, None, "leway", id="misspelt-field"),
     ],
 )

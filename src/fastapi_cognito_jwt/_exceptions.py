@@ -17,18 +17,49 @@ CognitoJWTError
 │       ├── InvalidTokenUseError
 │       └── InvalidClientError
 ├── PermissionDeniedError     verified, but lacks a required group or scope (HTTP 403)
-└── JWKSUnavailableError      no usable signing key can be had right now   (HTTP 503)
+├── JWKSUnavailableError      no usable signing key can be had right now   (HTTP 503)
+├── CognitoAuthError          Cognito refused an auth-flow request; `.code`, `.message`
+│   ├── UsernameExistsError         UsernameExistsException
+│   ├── AliasExistsError            AliasExistsException
+│   ├── CodeMismatchError           CodeMismatchException
+│   ├── ExpiredCodeError            ExpiredCodeException
+│   ├── NotAuthorizedError          NotAuthorizedException
+│   ├── UserNotConfirmedError       UserNotConfirmedException
+│   ├── UserNotFoundError           UserNotFoundException
+│   ├── PasswordResetRequiredError  PasswordResetRequiredException
+│   ├── InvalidPasswordError        InvalidPasswordException
+│   ├── InvalidParameterError       InvalidParameterException
+│   ├── CodeDeliveryFailureError    CodeDeliveryFailureException
+│   └── RateLimitError              any of the three throttling codes
+│       ├── LimitExceededError          LimitExceededException
+│       ├── TooManyRequestsError        TooManyRequestsException
+│       └── TooManyFailedAttemptsError  TooManyFailedAttemptsException
+└── CognitoServiceError       no usable answer from Cognito: HTML, not JSON, unexpected shape
+    └── CognitoUnreachableError   timeout or connection failure
 ```
 
-Messages name the failed check, never token content, `kid` values or claim values, so
-they are safe to log.
+An error code without a class of its own raises `CognitoAuthError` itself, with the code.
+
+Messages name the failed check or Cognito's error code, never token content, `kid` values,
+claim values or user input, so they are safe to log. The one exception is
+`CognitoAuthError.message`, Cognito's own text, which may quote the request: it is kept
+for callers that need it and is never logged by the library.
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "AliasExistsError",
+    "CodeDeliveryFailureError",
+    "CodeMismatchError",
+    "CognitoAuthError",
     "CognitoJWTError",
+    "CognitoServiceError",
+    "CognitoUnreachableError",
     "ConfigurationError",
+    "ExpiredCodeError",
+    "InvalidParameterError",
+    "InvalidPasswordError",
     "InvalidClaimError",
     "InvalidClientError",
     "InvalidIssuerError",
@@ -36,11 +67,20 @@ __all__ = [
     "InvalidTokenUseError",
     "JWKSUnavailableError",
     "KeyNotFoundError",
+    "LimitExceededError",
     "MalformedTokenError",
+    "NotAuthorizedError",
+    "PasswordResetRequiredError",
     "PermissionDeniedError",
+    "RateLimitError",
     "TokenError",
     "TokenExpiredError",
     "TokenNotYetValidError",
+    "TooManyFailedAttemptsError",
+    "TooManyRequestsError",
+    "UserNotConfirmedError",
+    "UserNotFoundError",
+    "UsernameExistsError",
 ]
 
 
@@ -128,3 +168,111 @@ class JWKSUnavailableError(CognitoJWTError):
     def __init__(self, message: str, *, retry_after: float) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class CognitoAuthError(CognitoJWTError):
+    """Raised when Cognito refuses an auth-flow request.
+
+    `code` is Cognito's error code, e.g. `"NotAuthorizedException"`; `message` is Cognito's
+    text, which may quote user input, so the library never logs it and returns it only for
+    `InvalidPasswordError` (the policy text). `str()` of the error shows only the code.
+    """
+
+    def __init__(self, code: str, message: str = "") -> None:
+        super().__init__(f"Cognito refused the request: {code}")
+        self.code = code
+        self.message = message
+
+
+class UsernameExistsError(CognitoAuthError):
+    """Raised when signing up a username that is already taken."""
+
+
+class AliasExistsError(CognitoAuthError):
+    """Raised when an email or phone number is already used by another account."""
+
+
+class CodeMismatchError(CognitoAuthError):
+    """Raised when a verification or MFA code is wrong."""
+
+
+class ExpiredCodeError(CognitoAuthError):
+    """Raised when a verification code has expired or was already used."""
+
+
+class NotAuthorizedError(CognitoAuthError):
+    """Raised for a wrong password, a revoked or invalid token, or a disabled user."""
+
+
+class UserNotConfirmedError(CognitoAuthError):
+    """Raised when the user has not confirmed the account yet."""
+
+
+class UserNotFoundError(CognitoAuthError):
+    """Raised when the user does not exist (only if the pool reveals it)."""
+
+
+class PasswordResetRequiredError(CognitoAuthError):
+    """Raised when the user must reset the password before signing in."""
+
+
+class InvalidPasswordError(CognitoAuthError):
+    """Raised when a new password does not meet the pool's password policy."""
+
+
+class InvalidParameterError(CognitoAuthError):
+    """Raised when Cognito finds a request parameter invalid."""
+
+
+class CodeDeliveryFailureError(CognitoAuthError):
+    """Raised when Cognito could not send a verification code."""
+
+
+class RateLimitError(CognitoAuthError):
+    """Raised when Cognito throttles the request; try again later."""
+
+
+class LimitExceededError(RateLimitError):
+    """Raised when a per-user or per-pool limit was exceeded."""
+
+
+class TooManyRequestsError(RateLimitError):
+    """Raised when the request rate was too high."""
+
+
+class TooManyFailedAttemptsError(RateLimitError):
+    """Raised after too many failed attempts, e.g. wrong codes."""
+
+
+_AUTH_ERRORS: dict[str, type[CognitoAuthError]] = {
+    "UsernameExistsException": UsernameExistsError,
+    "AliasExistsException": AliasExistsError,
+    "CodeMismatchException": CodeMismatchError,
+    "ExpiredCodeException": ExpiredCodeError,
+    "NotAuthorizedException": NotAuthorizedError,
+    "UserNotConfirmedException": UserNotConfirmedError,
+    "UserNotFoundException": UserNotFoundError,
+    "PasswordResetRequiredException": PasswordResetRequiredError,
+    "InvalidPasswordException": InvalidPasswordError,
+    "InvalidParameterException": InvalidParameterError,
+    "CodeDeliveryFailureException": CodeDeliveryFailureError,
+    "LimitExceededException": LimitExceededError,
+    "TooManyRequestsException": TooManyRequestsError,
+    "TooManyFailedAttemptsException": TooManyFailedAttemptsError,
+}
+
+
+def auth_error(code: str, message: str = "") -> CognitoAuthError:
+    """The exception for a Cognito error code: its own class, or `CognitoAuthError`."""
+    return _AUTH_ERRORS.get(code, CognitoAuthError)(code, message)
+
+
+class CognitoServiceError(CognitoJWTError):
+    """Raised when Cognito gives no usable answer: HTML, not JSON, or an unexpected shape.
+
+    No raw httpx exception escapes the auth client; this (or its subclass) replaces it.
+    """
+
+
+class CognitoUnreachableError(CognitoServiceError):
+    """Raised when Cognito cannot be reached: a timeout or a connection failure."""

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, TypedDict
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from ._exceptions import ConfigurationError
@@ -110,7 +110,10 @@ class CognitoSettings(BaseSettings):
         description="How long keys are still used while the JWKS endpoint fails, in seconds.",
     )
     http_timeout: float = Field(
-        default=5.0, gt=0, le=60, description="Total deadline of one JWKS fetch, in seconds."
+        default=5.0,
+        gt=0,
+        le=60,
+        description="Total deadline of one request to Cognito (a JWKS fetch or an auth flow).",
     )
     max_token_bytes: int = Field(
         default=16 * 1024,
@@ -120,6 +123,20 @@ class CognitoSettings(BaseSettings):
     )
     token_cache_size: int = Field(
         default=10_000, ge=0, description="Verified tokens remembered; 0 disables the cache."
+    )
+    idp_endpoint: str | None = Field(
+        default=None,
+        description="The user-pool API for auth flows; default "
+        "`https://cognito-idp.{region}.amazonaws.com/`. Override it for an emulator.",
+    )
+    allow_insecure_idp_endpoint: bool = Field(
+        default=False,
+        description="Allow a plain `http://` idp_endpoint on a non-loopback host (emulators only).",
+    )
+    client_secret: SecretStr | None = Field(
+        default=None,
+        description="The secret of a confidential app client (the first of client_ids); "
+        "auth flows then send `SECRET_HASH`.",
     )
 
     if not TYPE_CHECKING:
@@ -189,25 +206,11 @@ class CognitoSettings(BaseSettings):
                 raise ValueError("with several issuers, set jwks_url explicitly")
             if "?" in self.issuers[0] or "#" in self.issuers[0]:
                 raise ValueError("the issuer has a query or fragment: set jwks_url explicitly")
-        url = urlsplit(self.resolved_jwks_url)
-        try:
-            url.port  # noqa: B018 - parsing the port is the check
-        except ValueError:
-            raise ValueError("jwks_url has an invalid port") from None
-        if (
-            url.scheme not in ("https", "http")
-            or not url.hostname
-            or url.username
-            or url.password
-            or url.fragment
-        ):
-            raise ValueError("jwks_url must be an http(s) URL with a host and no credentials")
-        host = url.hostname
-        if url.scheme == "http" and not _is_loopback(host) and not self.allow_insecure_jwks_url:
-            raise ValueError(
-                "jwks_url uses plain http on a non-loopback host: "
-                "use https, or set allow_insecure_jwks_url"
-            )
+        _check_url("jwks_url", self.resolved_jwks_url, self.allow_insecure_jwks_url)
+        if self.idp_endpoint is not None:
+            _check_url("idp_endpoint", self.idp_endpoint, self.allow_insecure_idp_endpoint)
+            if urlsplit(self.idp_endpoint).query:
+                raise ValueError("idp_endpoint must not have a query")
         if self.jwks_max_stale < self.jwks_ttl:
             raise ValueError("jwks_max_stale must be at least jwks_ttl")
         return self
@@ -228,11 +231,41 @@ class CognitoSettings(BaseSettings):
         return (f"https://cognito-idp.{self.resolved_region}.amazonaws.com/{self.user_pool_id}",)
 
     @property
+    def resolved_idp_endpoint(self) -> str | None:
+        """The user-pool API URL for auth flows (None when the region is unknown)."""
+        if self.idp_endpoint is not None:
+            return self.idp_endpoint
+        region = self.resolved_region
+        return f"https://cognito-idp.{region}.amazonaws.com/" if region else None
+
+    @property
     def resolved_jwks_url(self) -> str:
         """The URL the signing keys are fetched from."""
         if self.jwks_url is not None:
             return self.jwks_url
         return f"{self.accepted_issuers[0]}/.well-known/jwks.json"
+
+
+def _check_url(name: str, value: str, allow_insecure: bool) -> None:
+    """Refuse anything but an http(s) URL with a host; plain http only on loopback or opt-in."""
+    url = urlsplit(value)
+    try:
+        url.port  # noqa: B018 - parsing the port is the check
+    except ValueError:
+        raise ValueError(f"{name} has an invalid port") from None
+    if (
+        url.scheme not in ("https", "http")
+        or not url.hostname
+        or url.username
+        or url.password
+        or url.fragment
+    ):
+        raise ValueError(f"{name} must be an http(s) URL with a host and no credentials")
+    if url.scheme == "http" and not _is_loopback(url.hostname) and not allow_insecure:
+        raise ValueError(
+            f"{name} uses plain http on a non-loopback host: "
+            f"use https, or set allow_insecure_{name}"
+        )
 
 
 def _describe(error: ValidationError) -> str:
@@ -260,6 +293,9 @@ class SettingsFields(TypedDict, total=False):
     http_timeout: float
     max_token_bytes: int
     token_cache_size: int
+    idp_endpoint: str | None
+    allow_insecure_idp_endpoint: bool
+    client_secret: SecretStr | str | None
 
 
 def resolve_settings(

@@ -1,0 +1,312 @@
+"""`CognitoAuthClient`: the user-pool auth flows over httpx, without boto3 or AWS credentials."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import anyio
+import anyio.lowlevel
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from ._exceptions import CognitoServiceError, ConfigurationError
+from ._results import AuthChallenge, AuthTokens, CodeDelivery, CognitoUser, SignUpResult
+from ._settings import CognitoSettings, resolve_settings
+from ._wire import call
+
+if TYPE_CHECKING:
+    from typing_extensions import Self, Unpack
+
+    from ._settings import SettingsFields
+
+__all__ = ["CognitoAuthClient"]
+
+_Result = TypeVar("_Result", bound=BaseModel)
+
+
+class CognitoAuthClient:
+    """An async client for the Cognito user-pool auth flows.
+
+    It speaks the user-pool JSON API directly (`X-Amz-Target:
+    AWSCognitoIdentityProviderService.<Operation>`); these operations need no AWS credentials.
+    It uses the first of `client_ids` unless `client_id` names another, and sends
+    `SECRET_HASH` when the settings carry a `client_secret`. Every failure is a
+    `CognitoAuthError` (Cognito said no) or a `CognitoServiceError` (no usable answer); no
+    httpx exception escapes. Nothing is retried: sign-up and friends are not idempotent.
+
+    ```python
+    async with CognitoAuthClient(settings) as cognito:
+        result = await cognito.sign_in("alice@example.com", "correct horse battery")
+        if isinstance(result, AuthChallenge):
+            result = await cognito.respond_to_challenge(result, {"NEW_PASSWORD": "..."})
+        print(result.expires_in)
+    ```
+
+    Args:
+        settings: a `CognitoSettings`; or pass its fields as keyword arguments.
+        client_id: the app client to act as; one of `client_ids` (default: the first).
+        http_client: an `httpx.AsyncClient` to use as is; it is never closed by this client.
+        transport: an httpx transport for the client this object creates (tests, emulators).
+    """
+
+    def __init__(
+        self,
+        settings: CognitoSettings | None = None,
+        /,
+        *,
+        client_id: str | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        **fields: Unpack[SettingsFields],
+    ) -> None:
+        self.settings = resolve_settings(settings, fields)
+        endpoint = self.settings.resolved_idp_endpoint
+        if endpoint is None:
+            raise ConfigurationError("auth flows need idp_endpoint, or a region to derive it")
+        if client_id is None:
+            client_id = self.settings.client_ids[0]
+        elif client_id not in self.settings.client_ids:
+            raise ConfigurationError("client_id must be one of the settings' client_ids")
+        if http_client is not None and transport is not None:
+            raise ConfigurationError("pass either http_client or transport, not both")
+        self.endpoint = endpoint
+        self.client_id = client_id
+        self._secret = self.settings.client_secret
+        self._http_client = http_client
+        self._transport = transport
+        self._owned: httpx.AsyncClient | None = None
+        self._owned_loop: object = None
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the httpx client this object created (an injected one is left open)."""
+        owned, self._owned = self._owned, None
+        if owned is not None:
+            await owned.aclose()
+
+    # Sign-up and confirmation
+
+    async def sign_up(
+        self, username: str, password: str, attributes: Mapping[str, str] | None = None
+    ) -> SignUpResult:
+        """Register a user with standard and `custom:*` attributes (`SignUp`)."""
+        body: dict[str, Any] = {"Username": username, "Password": password}
+        body["UserAttributes"] = [
+            {"Name": name, "Value": value} for name, value in (attributes or {}).items()
+        ]
+        reply = await self._call("SignUp", self._with_hash(body, username))
+        return _parse(SignUpResult, reply)
+
+    async def confirm_sign_up(self, username: str, code: str) -> None:
+        """Confirm a new account with the code Cognito sent (`ConfirmSignUp`)."""
+        body = {"Username": username, "ConfirmationCode": code}
+        await self._call("ConfirmSignUp", self._with_hash(body, username))
+
+    async def resend_confirmation_code(self, username: str) -> CodeDelivery | None:
+        """Send the sign-up confirmation code again (`ResendConfirmationCode`)."""
+        reply = await self._call("ResendConfirmationCode", self._with_hash({}, username))
+        return _delivery(reply)
+
+    # Sign-in
+
+    async def sign_in(self, username: str, password: str) -> AuthTokens | AuthChallenge:
+        """Sign in with `USER_PASSWORD_AUTH`: tokens, or a challenge to answer."""
+        parameters = {"USERNAME": username, "PASSWORD": password}
+        reply = await self._call(
+            "InitiateAuth",
+            {
+                "ClientId": self.client_id,
+                "AuthFlow": "USER_PASSWORD_AUTH",
+                "AuthParameters": self._hashed(parameters),
+            },
+        )
+        return _tokens_or_challenge(reply, username)
+
+    async def respond_to_challenge(
+        self, challenge: AuthChallenge, responses: Mapping[str, str]
+    ) -> AuthTokens | AuthChallenge:
+        """Answer a challenge (`RespondToAuthChallenge`): tokens, or the next challenge.
+
+        `responses` holds the challenge's answers, e.g. `{"NEW_PASSWORD": ...}`,
+        `{"SMS_MFA_CODE": ...}` or `{"SOFTWARE_TOKEN_MFA_CODE": ...}`; `USERNAME` and
+        `SECRET_HASH` are added.
+        """
+        answers = {**responses, "USERNAME": challenge.username}
+        reply = await self._call(
+            "RespondToAuthChallenge",
+            {
+                "ClientId": self.client_id,
+                "ChallengeName": challenge.name,
+                "Session": challenge.session,
+                "ChallengeResponses": self._hashed(answers),
+            },
+        )
+        return _tokens_or_challenge(reply, challenge.username)
+
+    async def refresh(self, refresh_token: str, *, username: str | None = None) -> AuthTokens:
+        """New access and ID tokens from a refresh token (`REFRESH_TOKEN_AUTH`).
+
+        With a `client_secret`, `username` is required: Cognito's `SECRET_HASH` for a refresh
+        is computed over the user's `cognito:username` (for pools that sign in by email, a
+        UUID, not the email).
+        """
+        parameters = {"REFRESH_TOKEN": refresh_token}
+        if self._secret is not None:
+            if not username:
+                raise ConfigurationError("refresh with a client secret needs the username")
+            parameters["USERNAME"] = username
+        reply = await self._call(
+            "InitiateAuth",
+            {
+                "ClientId": self.client_id,
+                "AuthFlow": "REFRESH_TOKEN_AUTH",
+                "AuthParameters": self._hashed(parameters),
+            },
+        )
+        result = _tokens_or_challenge(reply, username or "")
+        if not isinstance(result, AuthTokens):
+            raise CognitoServiceError("InitiateAuth: a refresh answered with a challenge")
+        return result
+
+    # Passwords
+
+    async def forgot_password(self, username: str) -> CodeDelivery | None:
+        """Send a password-reset code (`ForgotPassword`)."""
+        reply = await self._call("ForgotPassword", self._with_hash({}, username))
+        return _delivery(reply)
+
+    async def confirm_forgot_password(self, username: str, code: str, new_password: str) -> None:
+        """Set a new password with the reset code (`ConfirmForgotPassword`)."""
+        body = {"ConfirmationCode": code, "Password": new_password}
+        await self._call("ConfirmForgotPassword", self._with_hash(body, username))
+
+    async def change_password(
+        self, access_token: str, previous_password: str, proposed_password: str
+    ) -> None:
+        """Change the signed-in user's password (`ChangePassword`)."""
+        body = {
+            "AccessToken": access_token,
+            "PreviousPassword": previous_password,
+            "ProposedPassword": proposed_password,
+        }
+        await self._call("ChangePassword", body)
+
+    # Sessions and the current user
+
+    async def global_sign_out(self, access_token: str) -> None:
+        """Sign the user out everywhere: revokes every refresh token (`GlobalSignOut`)."""
+        await self._call("GlobalSignOut", {"AccessToken": access_token})
+
+    async def revoke_token(self, refresh_token: str) -> None:
+        """Revoke one refresh token and the tokens issued from it (`RevokeToken`)."""
+        body = {"Token": refresh_token, "ClientId": self.client_id}
+        if self._secret is not None:
+            body["ClientSecret"] = self._secret.get_secret_value()
+        await self._call("RevokeToken", body)
+
+    async def get_user(self, access_token: str) -> CognitoUser:
+        """The signed-in user's username, attributes and MFA settings (`GetUser`)."""
+        reply = await self._call("GetUser", {"AccessToken": access_token})
+        return _parse(CognitoUser, reply)
+
+    async def request_attribute_verification(
+        self, access_token: str, attribute_name: str
+    ) -> CodeDelivery | None:
+        """Send a code to verify `email` or `phone_number` (`GetUserAttributeVerificationCode`)."""
+        body = {"AccessToken": access_token, "AttributeName": attribute_name}
+        reply = await self._call("GetUserAttributeVerificationCode", body)
+        return _delivery(reply)
+
+    async def verify_attribute(self, access_token: str, attribute_name: str, code: str) -> None:
+        """Confirm `email` or `phone_number` with the code sent (`VerifyUserAttribute`)."""
+        body = {"AccessToken": access_token, "AttributeName": attribute_name, "Code": code}
+        await self._call("VerifyUserAttribute", body)
+
+    # Plumbing
+
+    def secret_hash(self, username: str) -> str | None:
+        """`SECRET_HASH` for `username`: Base64(HMAC-SHA256(secret, username + client_id))."""
+        if self._secret is None:
+            return None
+        digest = hmac.new(
+            self._secret.get_secret_value().encode(),
+            (username + self.client_id).encode(),
+            hashlib.sha256,
+        ).digest()
+        return base64.b64encode(digest).decode("ascii")
+
+    def _with_hash(self, body: dict[str, Any], username: str) -> dict[str, Any]:
+        body = {"ClientId": self.client_id, "Username": username, **body}
+        secret_hash = self.secret_hash(username)
+        if secret_hash is not None:
+            body["SecretHash"] = secret_hash
+        return body
+
+    def _hashed(self, parameters: dict[str, str]) -> dict[str, str]:
+        # InitiateAuth and RespondToAuthChallenge carry the hash among their parameters.
+        secret_hash = self.secret_hash(parameters["USERNAME"]) if "USERNAME" in parameters else None
+        if secret_hash is not None:
+            parameters = {**parameters, "SECRET_HASH": secret_hash}
+        return parameters
+
+    async def _client(self) -> httpx.AsyncClient:
+        if self._http_client is not None:
+            return self._http_client
+        # An httpx client's pooled connections belong to one event loop; apps and tests that
+        # run several loops get a fresh client rather than a pool from a dead loop.
+        loop = anyio.lowlevel.current_token()
+        if self._owned is None or self._owned_loop is not loop:
+            self._owned = httpx.AsyncClient(
+                transport=self._transport,
+                timeout=self.settings.http_timeout,
+                follow_redirects=False,
+            )
+            self._owned_loop = loop
+        return self._owned
+
+    async def _call(self, operation: str, body: dict[str, Any]) -> dict[str, Any]:
+        client = await self._client()
+        return await call(client, self.endpoint, operation, body, self.settings.http_timeout)
+
+
+def _parse(model: type[_Result], reply: dict[str, Any], **extra: Any) -> _Result:
+    try:
+        return model.model_validate({**reply, **extra})
+    except ValidationError:
+        raise CognitoServiceError(
+            f"Cognito's reply does not have the shape of {model.__name__}"
+        ) from None
+
+
+def _delivery(reply: dict[str, Any]) -> CodeDelivery | None:
+    details = reply.get("CodeDeliveryDetails")
+    if details is None:
+        return None
+    if not isinstance(details, dict):
+        raise CognitoServiceError("Cognito's reply does not have the shape of CodeDelivery")
+    return _parse(CodeDelivery, details)
+
+
+def _tokens_or_challenge(reply: dict[str, Any], username: str) -> AuthTokens | AuthChallenge:
+    if "AuthenticationResult" in reply:
+        result = reply["AuthenticationResult"]
+        if isinstance(result, dict):
+            return _parse(AuthTokens, result)
+    elif "ChallengeName" in reply:
+        return _parse(AuthChallenge, reply, username=username)
+    raise CognitoServiceError("Cognito's reply has neither tokens nor a challenge")

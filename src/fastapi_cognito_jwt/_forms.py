@@ -1,0 +1,198 @@
+"""Request and response bodies of `auth_router`: validated before anything reaches Cognito.
+
+Passwords are `SecretStr`, so a body printed or logged by accident shows `**********`.
+"""
+
+# No `from __future__ import annotations`: FastAPI reads these models' annotations at runtime.
+
+from abc import ABC, abstractmethod
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, SecretStr, StringConstraints
+
+__all__ = [
+    "ChallengeAnswer",
+    "ChallengeResponse",
+    "ChangePasswordRequest",
+    "ConfirmRequest",
+    "MeResponse",
+    "MessageResponse",
+    "RefreshRequest",
+    "ResetPasswordRequest",
+    "SignInRequest",
+    "SignUpForm",
+    "SignUpRequest",
+    "SignUpResponse",
+    "TokenResponse",
+    "UsernameRequest",
+]
+
+# Cognito's username: 1-128 letters, marks, symbols, digits or punctuation; no spaces.
+Username = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^\S+$")]
+# The password being checked: anything Cognito could hold (it allows up to 256 characters).
+Password = Annotated[SecretStr, Field(min_length=1, max_length=256)]
+# A password being set: Cognito's policy decides the rest; 8 is its default minimum.
+NewPassword = Annotated[SecretStr, Field(min_length=8, max_length=256)]
+Code = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^\S+$")]
+PhoneNumber = Annotated[str, StringConstraints(pattern=r"^\+[1-9][0-9]{6,14}$")]
+AttributeName = Annotated[str, StringConstraints(pattern=r"^(custom:[\w.-]{1,20}|[a-z_]{1,32})$")]
+AttributeValue = Annotated[str, StringConstraints(max_length=2048)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SignUpForm(_Body, ABC):
+    """The base of a sign-up body: say which username, password and attributes to send.
+
+    Subclass it to accept your own fields and pass it as `auth_router(sign_up_model=...)`:
+
+    ```python
+    class Registration(SignUpForm):
+        email: EmailStr
+        password: SecretStr = Field(min_length=8)
+        role: str
+
+        def cognito_username(self) -> str:
+            return self.email
+
+        def cognito_password(self) -> str:
+            return self.password.get_secret_value()
+
+        def cognito_attributes(self) -> dict[str, str]:
+            return {"custom:role": self.role}
+    ```
+    """
+
+    @abstractmethod
+    def cognito_username(self) -> str:
+        """The `Username` sent to `SignUp`."""
+
+    @abstractmethod
+    def cognito_password(self) -> str:
+        """The `Password` sent to `SignUp`."""
+
+    def cognito_attributes(self) -> dict[str, str]:
+        """The `UserAttributes` sent to `SignUp` (standard names and `custom:*`)."""
+        return {}
+
+
+class SignUpRequest(SignUpForm):
+    """The default sign-up body: a username, a password, and optional attributes."""
+
+    username: Username
+    password: NewPassword
+    email: EmailStr | None = None
+    phone_number: PhoneNumber | None = Field(default=None, description="E.164, e.g. +447700900123")
+    attributes: dict[AttributeName, AttributeValue] = Field(
+        default_factory=dict,
+        max_length=50,
+        description="Other standard attributes and `custom:*` ones, by name.",
+    )
+
+    def cognito_username(self) -> str:
+        return self.username
+
+    def cognito_password(self) -> str:
+        return self.password.get_secret_value()
+
+    def cognito_attributes(self) -> dict[str, str]:
+        attributes = dict(self.attributes)
+        if self.email is not None:
+            attributes["email"] = self.email
+        if self.phone_number is not None:
+            attributes["phone_number"] = self.phone_number
+        return attributes
+
+
+class UsernameRequest(_Body):
+    """A body naming a user: resend a code, or start a password reset."""
+
+    username: Username
+
+
+class ConfirmRequest(_Body):
+    """Confirm a new account with the code Cognito sent."""
+
+    username: Username
+    code: Code
+
+
+class SignInRequest(_Body):
+    """Sign in with a username and password."""
+
+    username: Username
+    password: Password
+
+
+class ChallengeAnswer(_Body):
+    """Answer the challenge a sign-in returned, e.g. `{"NEW_PASSWORD": ...}`."""
+
+    username: Username
+    challenge_name: Annotated[str, StringConstraints(pattern=r"^[A-Z_]{1,64}$")]
+    session: Annotated[str, StringConstraints(min_length=20, max_length=2048)]
+    responses: dict[
+        Annotated[str, StringConstraints(pattern=r"^[A-Za-z_:.]{1,64}$")],
+        Annotated[str, StringConstraints(min_length=1, max_length=2048)],
+    ] = Field(max_length=10)
+
+
+class RefreshRequest(_Body):
+    """A refresh token; with a confidential app client, also the `cognito:username`."""
+
+    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=8192)]
+    username: Username | None = None
+
+
+class ResetPasswordRequest(_Body):
+    """Set a new password with the code from forgot-password."""
+
+    username: Username
+    code: Code
+    new_password: NewPassword
+
+
+class ChangePasswordRequest(_Body):
+    """Change the signed-in user's password."""
+
+    previous_password: Password
+    proposed_password: NewPassword
+
+
+class MessageResponse(BaseModel):
+    """A fixed, human-readable outcome."""
+
+    message: str
+
+
+class SignUpResponse(MessageResponse):
+    """The new user's `sub`."""
+
+    sub: str
+
+
+class TokenResponse(BaseModel):
+    """Tokens from sign-in, a challenge answer or a refresh."""
+
+    access_token: str
+    id_token: str | None
+    refresh_token: str | None
+    expires_in: int
+    token_type: str
+
+
+class ChallengeResponse(BaseModel):
+    """Cognito needs more before it issues tokens; answer at `/challenge`."""
+
+    challenge_name: str
+    session: str
+    parameters: dict[str, str]
+
+
+class MeResponse(BaseModel):
+    """The signed-in user: verified token claims and Cognito's attributes."""
+
+    username: str
+    claims: dict[str, Any]
+    attributes: dict[str, str]

@@ -1,0 +1,361 @@
+"""`auth_router`: the user-pool auth flows as a mountable FastAPI router."""
+
+# No `from __future__ import annotations`: FastAPI reads the endpoint signatures at runtime.
+
+import logging
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+
+from ._client import CognitoAuthClient
+from ._exceptions import (
+    AliasExistsError,
+    CodeDeliveryFailureError,
+    CodeMismatchError,
+    CognitoAuthError,
+    CognitoServiceError,
+    CognitoUnreachableError,
+    ConfigurationError,
+    ExpiredCodeError,
+    InvalidParameterError,
+    InvalidPasswordError,
+    NotAuthorizedError,
+    PasswordResetRequiredError,
+    RateLimitError,
+    UsernameExistsError,
+    UserNotConfirmedError,
+    UserNotFoundError,
+)
+from ._forms import (
+    ChallengeAnswer,
+    ChallengeResponse,
+    ChangePasswordRequest,
+    ConfirmRequest,
+    MeResponse,
+    MessageResponse,
+    RefreshRequest,
+    ResetPasswordRequest,
+    SignInRequest,
+    SignUpForm,
+    SignUpRequest,
+    SignUpResponse,
+    TokenResponse,
+    UsernameRequest,
+)
+from ._results import AuthChallenge, AuthTokens
+from ._security import CognitoBearer, CognitoCredentials
+from ._settings import CognitoSettings
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from ._settings import SettingsFields
+
+__all__ = ["auth_router"]
+
+logger = logging.getLogger("fastapi_cognito_jwt")
+
+RATE_LIMIT_RETRY_AFTER = 30
+UNREACHABLE_RETRY_AFTER = 10
+
+_Error = CognitoAuthError | CognitoServiceError
+_Answer = tuple[int, str]
+
+_INCORRECT_CREDENTIALS: _Answer = (401, "Incorrect username or password")
+_INVALID_CODE: _Answer = (400, "Invalid verification code")
+_INVALID_TOKEN: _Answer = (401, "Invalid token")
+_UNEXPECTED: _Answer = (502, "Unexpected answer from the authentication service")
+# Checked in order; the first class the error is an instance of decides the answer.
+_DEFAULT_ANSWERS: tuple[tuple[type[Exception], _Answer], ...] = (
+    (UsernameExistsError, (409, "An account with this username already exists")),
+    (AliasExistsError, (409, "An account with this email or phone number already exists")),
+    (CodeMismatchError, _INVALID_CODE),
+    (ExpiredCodeError, (400, "The verification code has expired; request a new one")),
+    (InvalidPasswordError, (400, "The password does not meet the password policy")),
+    (InvalidParameterError, (400, "Invalid request")),
+    (NotAuthorizedError, (401, "Not authorized")),
+    (UserNotFoundError, _INCORRECT_CREDENTIALS),
+    (UserNotConfirmedError, (403, "The account is not confirmed; verify it first")),
+    (PasswordResetRequiredError, (403, "The password must be reset before signing in")),
+    (RateLimitError, (429, "Too many requests; try again later")),
+    (CodeDeliveryFailureError, (502, "The code could not be delivered")),
+    (CognitoUnreachableError, (503, "The authentication service is unavailable")),
+)
+# Errors that depend on whether the account exists (or its state) and would reveal it.
+_ACCOUNT_STATE = (
+    UserNotFoundError,
+    NotAuthorizedError,
+    UserNotConfirmedError,
+    InvalidParameterError,
+    CodeDeliveryFailureError,
+)
+
+
+def _policy_text(error: InvalidPasswordError) -> str:
+    """Cognito's policy message ("Password did not conform with policy: ..."), tidied."""
+    text = " ".join(error.message.split())[:200]
+    if text.isprintable() and text.lower().startswith("password"):
+        return text
+    return _DEFAULT_ANSWERS[4][1][1]
+
+
+def _http_error(error: _Error, overrides: Mapping[type[Exception], _Answer]) -> HTTPException:
+    """The fixed HTTP answer to a failed auth flow; never the request's data, never 500."""
+    status, detail = _UNEXPECTED
+    for kind, answer in (*overrides.items(), *_DEFAULT_ANSWERS):
+        if isinstance(error, kind):
+            status, detail = answer
+            break
+    if isinstance(error, InvalidPasswordError) and status == 400:
+        detail = _policy_text(error)
+    if (status, detail) == _UNEXPECTED:
+        logger.warning("Auth flow failed unexpectedly: %s", error)
+    headers: dict[str, str] = {}
+    if status == 401:
+        invalid = (status, detail) == _INVALID_TOKEN
+        headers["WWW-Authenticate"] = 'Bearer error="invalid_token"' if invalid else "Bearer"
+    elif status == 429:
+        headers["Retry-After"] = str(RATE_LIMIT_RETRY_AFTER)
+    elif status == 503:
+        headers["Retry-After"] = str(UNREACHABLE_RETRY_AFTER)
+    return HTTPException(status, detail, headers=headers or None)
+
+
+class _ScrubbedRoute(APIRoute):
+    """A route whose 422 answers name the field and the rule, never the value sent.
+
+    FastAPI echoes each invalid input back, which for these bodies means passwords and codes.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def scrubbed(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                errors = [
+                    {"type": e.get("type"), "loc": list(e.get("loc", ())), "msg": e.get("msg")}
+                    for e in exc.errors()
+                ]
+                return JSONResponse({"detail": errors}, status_code=422)
+
+        return scrubbed
+
+
+def _tokens(result: AuthTokens | AuthChallenge) -> TokenResponse | ChallengeResponse:
+    if isinstance(result, AuthChallenge):
+        return ChallengeResponse(
+            challenge_name=result.name, session=result.session, parameters=result.parameters
+        )
+    return _token_response(result)
+
+
+def _token_response(result: AuthTokens) -> TokenResponse:
+    return TokenResponse(
+        access_token=result.access_token,
+        id_token=result.id_token,
+        refresh_token=result.refresh_token,
+        expires_in=result.expires_in,
+        token_type=result.token_type,
+    )
+
+
+def auth_router(
+    settings: CognitoSettings | None = None,
+    /,
+    *,
+    client: CognitoAuthClient | None = None,
+    bearer: CognitoBearer | None = None,
+    sign_up_model: type[SignUpForm] = SignUpRequest,
+    tags: Sequence[str] = ("auth",),
+    **fields: "Unpack[SettingsFields]",
+) -> APIRouter:
+    """Build a router with the user-pool auth flows; mount it under any prefix.
+
+    ```python
+    app = FastAPI()
+    app.include_router(auth_router(settings), prefix="/api/v1/auth")
+    ```
+
+    Routes (all JSON): `POST /signup` (201), `/verify`, `/resend-code`, `/signin`,
+    `/challenge`, `/refresh`, `/forgot-password`, `/reset-password`, and with a bearer
+    access token `/change-password`, `POST /logout` (204) and `GET /me`. Failures are fixed
+    texts: duplicate user 409; wrong or expired code 400; wrong password and unknown user the
+    same 401; unconfirmed user 403; password policy 400 with Cognito's policy text; throttling
+    429 with `Retry-After`; Cognito unreachable 503; anything else 502. Invalid bodies are 422
+    without the values sent. Forgot-password and resend-code answer the same whether or not
+    the account exists.
+
+    Args:
+        settings: a `CognitoSettings`; or pass its fields as keyword arguments.
+        client: a `CognitoAuthClient` to use (instead of settings); you close it.
+        bearer: the `CognitoBearer` (access tokens) for the routes that need a signed-in user.
+        sign_up_model: a `SignUpForm` subclass: the body `/signup` accepts.
+        tags: OpenAPI tags of the routes.
+    """
+    if client is not None and (settings is not None or fields):
+        raise ConfigurationError("pass either client or settings, not both")
+    if not (isinstance(sign_up_model, type) and issubclass(sign_up_model, SignUpForm)):
+        raise ConfigurationError("sign_up_model must be a subclass of SignUpForm")
+    owned = client is None
+    cognito = client if client is not None else CognitoAuthClient(settings, **fields)
+    if bearer is None:
+        bearer = CognitoBearer(cognito.settings, token_use="access")
+    elif bearer.token_use != "access":
+        raise ConfigurationError("the bearer must accept access tokens (token_use='access')")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned:
+            await cognito.aclose()
+
+    router = APIRouter(tags=list(tags), route_class=_ScrubbedRoute, lifespan=lifespan)
+    signed_in = Annotated[CognitoCredentials, Depends(bearer)]
+
+    async def attempt(
+        flow: Coroutine[Any, Any, Any],
+        overrides: Mapping[type[Exception], _Answer] | None = None,
+    ) -> Any:
+        try:
+            return await flow
+        except (CognitoAuthError, CognitoServiceError) as exc:
+            raise _http_error(exc, overrides or {}) from None
+
+    async def quietly(flow: Coroutine[Any, Any, Any]) -> None:
+        # The answer must not tell whether the account exists, or what state it is in.
+        try:
+            await flow
+        except _ACCOUNT_STATE as exc:
+            logger.info("Answered generically instead of %s", type(exc).__name__)
+        except (CognitoAuthError, CognitoServiceError) as exc:
+            raise _http_error(exc, {}) from None
+
+    async def sign_up(body: SignUpForm) -> SignUpResponse:
+        result = await attempt(
+            cognito.sign_up(
+                body.cognito_username(), body.cognito_password(), body.cognito_attributes()
+            )
+        )
+        return SignUpResponse(message="User created successfully", sub=result.user_sub)
+
+    # The body's type is the caller's model; FastAPI reads it from the annotations.
+    sign_up.__annotations__["body"] = sign_up_model
+    router.add_api_route(
+        "/signup",
+        sign_up,
+        methods=["POST"],
+        status_code=201,
+        response_model=SignUpResponse,
+        summary="Sign up",
+    )
+
+    @router.post("/verify", summary="Verify the account with the emailed code")
+    async def verify(body: ConfirmRequest) -> MessageResponse:
+        await attempt(
+            cognito.confirm_sign_up(body.username, body.code),
+            {
+                UserNotFoundError: _INVALID_CODE,
+                NotAuthorizedError: (400, "The account cannot be verified"),
+            },
+        )
+        return MessageResponse(message="Account verified")
+
+    @router.post("/resend-code", summary="Send the verification code again")
+    async def resend_code(body: UsernameRequest) -> MessageResponse:
+        await quietly(cognito.resend_confirmation_code(body.username))
+        return MessageResponse(message="If the account needs verifying, a new code was sent")
+
+    @router.post(
+        "/signin",
+        summary="Sign in with username and password",
+        response_model=TokenResponse | ChallengeResponse,
+    )
+    async def sign_in(body: SignInRequest) -> TokenResponse | ChallengeResponse:
+        result = await attempt(
+            cognito.sign_in(body.username, body.password.get_secret_value()),
+            {NotAuthorizedError: _INCORRECT_CREDENTIALS},
+        )
+        return _tokens(result)
+
+    @router.post(
+        "/challenge",
+        summary="Answer a sign-in challenge",
+        response_model=TokenResponse | ChallengeResponse,
+    )
+    async def challenge(body: ChallengeAnswer) -> TokenResponse | ChallengeResponse:
+        pending = AuthChallenge(
+            name=body.challenge_name, session=body.session, username=body.username
+        )
+        result = await attempt(
+            cognito.respond_to_challenge(pending, body.responses),
+            {
+                NotAuthorizedError: (401, "The sign-in session is invalid or has expired"),
+                UserNotFoundError: (401, "The sign-in session is invalid or has expired"),
+            },
+        )
+        return _tokens(result)
+
+    @router.post("/refresh", summary="New tokens from a refresh token")
+    async def refresh(body: RefreshRequest) -> TokenResponse:
+        if cognito.settings.client_secret is not None and body.username is None:
+            raise HTTPException(400, "username is required to refresh with this app client")
+        result = await attempt(
+            cognito.refresh(body.refresh_token, username=body.username),
+            {
+                NotAuthorizedError: (401, "Invalid refresh token"),
+                UserNotFoundError: (401, "Invalid refresh token"),
+            },
+        )
+        return _token_response(result)
+
+    @router.post("/forgot-password", summary="Send a password-reset code")
+    async def forgot_password(body: UsernameRequest) -> MessageResponse:
+        await quietly(cognito.forgot_password(body.username))
+        return MessageResponse(message="If the account exists, a reset code was sent")
+
+    @router.post("/reset-password", summary="Set a new password with the reset code")
+    async def reset_password(body: ResetPasswordRequest) -> MessageResponse:
+        await attempt(
+            cognito.confirm_forgot_password(
+                body.username, body.code, body.new_password.get_secret_value()
+            ),
+            {UserNotFoundError: _INVALID_CODE, NotAuthorizedError: _INVALID_CODE},
+        )
+        return MessageResponse(message="Password reset")
+
+    @router.post("/change-password", summary="Change the signed-in user's password")
+    async def change_password(body: ChangePasswordRequest, creds: signed_in) -> MessageResponse:
+        await attempt(
+            cognito.change_password(
+                creds.credentials,
+                body.previous_password.get_secret_value(),
+                body.proposed_password.get_secret_value(),
+            ),
+            {NotAuthorizedError: (401, "Incorrect password, or the token was revoked")},
+        )
+        return MessageResponse(message="Password changed")
+
+    @router.post("/logout", status_code=204, summary="Sign out everywhere")
+    async def logout(creds: signed_in) -> Response:
+        await attempt(
+            cognito.global_sign_out(creds.credentials), {NotAuthorizedError: _INVALID_TOKEN}
+        )
+        return Response(status_code=204)
+
+    @router.get("/me", summary="The signed-in user")
+    async def me(creds: signed_in) -> MeResponse:
+        user = await attempt(
+            cognito.get_user(creds.credentials), {NotAuthorizedError: _INVALID_TOKEN}
+        )
+        return MeResponse(
+            username=user.username, claims=dict(creds.claims.payload), attributes=user.attributes
+        )
+
+    return router
