@@ -1,63 +1,197 @@
-"""`make demo`: the protected-API example against a local user pool, no AWS account needed.
+"""`make demo`: the FastCognito app on a local Cognito (moto's server), no AWS account needed.
 
-The test kit's `LocalUserPool` owns an RSA key, serves its JWKS to the library through an
-httpx transport and mints Cognito-shaped tokens. The demo wires the example app to it, then
-calls the protected routes the way clients would and prints each answer: 401 without or with a
-bad token, 403 without the required group or scope, 200 with the right token.
+It starts moto's Cognito server on 127.0.0.1 with seed 000's user pool, serves the
+FastCognito example with uvicorn at http://127.0.0.1:8000, walks the seed's journey over real
+HTTP printing each request and answer (sign up, verify, sign in, the protected route,
+refresh, log out), then keeps the app running for you to try at /docs until Ctrl-C.
+
+    python -m examples.demo                          # walk through, then keep serving
+    python -m examples.demo --exit-after-walkthrough # or DEMO_EXIT=1: stop after the walk
+    DEMO_PORT=8001 python -m examples.demo           # another port (8000 is the default)
 """
 
+import argparse
 import asyncio
 import json
+import os
+import socket
+import sys
+from typing import Any
 
 import httpx
+import uvicorn
 
-from examples.protected_api import create_app
-from fastapi_cognito_jwt.testing import LocalUserPool
+from examples.fastcognito.emulator import (
+    create_user_pool,
+    free_port,
+    moto_server,
+    use_dummy_aws_env,
+)
+from examples.fastcognito.main import create_app
+
+EMAIL = "ada@example.com"
+PASSWORD = "Corr3ct-horse-battery!"
+NEW_PASSWORD = "An0ther-horse-battery!"
 
 
-def _short(token: str) -> str:
-    return token if len(token) < 32 else f"{token[:16]}...{token[-8:]}"
+def _short(value: str) -> str:
+    return value if len(value) < 60 else f"{value[:12]}...{value[-6:]}"
 
 
-async def main() -> None:
-    pool = LocalUserPool()
-    app = create_app(pool.bearer(token_use="access"))
-    alice = pool.access_token(username="alice", groups=["users"], scopes=["openid"])
-    root = pool.access_token(username="root", groups=["admin"], scopes=["openid", "api/read"])
-    expired = pool.access_token(username="alice", claims={"exp": 1_700_000_000})
-    id_token = pool.id_token(username="alice")
-    forged = LocalUserPool(kid=pool.signing_kid).access_token(username="mallory")
+def _shown(body: Any) -> str:
+    """A body for printing: passwords masked, tokens and long values shortened."""
+    if not isinstance(body, dict):
+        return json.dumps(body)
+    shown: dict[str, Any] = {}
+    for key, value in body.items():
+        if "password" in key:
+            shown[key] = "********"
+        elif isinstance(value, str) and key.endswith("token"):
+            shown[key] = _short(value)
+        elif isinstance(value, dict):
+            shown[key] = {k: _short(v) if isinstance(v, str) else v for k, v in value.items()}
+        else:
+            shown[key] = value
+    return json.dumps(shown)
 
-    calls = [
-        ("a public route", "/public", None),
-        ("no token", "/me", None),
-        ("a token that is not a JWT", "/me", "not-a-jwt"),
-        ("a token signed by someone else's key", "/me", forged),
-        ("an expired token", "/me", expired),
-        ("an ID token where an access token is required", "/me", id_token),
-        ("alice's access token", "/me", alice),
-        ("alice, the username helper", "/hello", alice),
-        ("alice, a route for the admin group", "/admin", alice),
-        ("root, a route for the admin group", "/admin", root),
-        ("alice, a route that needs scope api/read", "/reports", alice),
-        ("root, a route that needs scope api/read", "/reports", root),
-        ("root, a router protected as a whole", "/private/groups", root),
-    ]
-    print(f"Local user pool {pool.user_pool_id}, app client {pool.client_id}")
-    print(f"JWKS served locally at {pool.jwks_url}\n")
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://demo") as client:
-        for what, path, token in calls:
-            headers = {"Authorization": f"Bearer {token}"} if token else {}
-            response = await client.get(path, headers=headers)
-            shown = f"Bearer {_short(token)}" if token else "(no Authorization header)"
-            print(f"GET {path}  -- {what}")
-            print(f"    Authorization: {shown}")
-            print(f"    -> {response.status_code} {json.dumps(response.json())}")
-            if "www-authenticate" in response.headers:
-                print(f"       WWW-Authenticate: {response.headers['www-authenticate']}")
-    print(f"\nThe JWKS was fetched {pool.jwks_requests} time(s) for {len(calls)} requests.")
+
+class Walkthrough:
+    """Sends the journey's requests and prints each with its answer."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+        self.statuses: list[int] = []
+
+    async def send(
+        self, what: str, method: str, path: str, *, body: Any = None, token: str | None = None
+    ) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        response = await self.client.request(method, path, json=body, headers=headers)
+        self.statuses.append(response.status_code)
+        print(f"\n# {what}")
+        print(f"{method} {path}" + (f"  Authorization: Bearer {_short(token)}" if token else ""))
+        if body is not None:
+            print(f"    {_shown(body)}")
+        answer = _shown(response.json()) if response.content else "(no content)"
+        print(f"  -> {response.status_code} {answer}")
+        return response
+
+
+async def walk(base_url: str) -> list[int]:
+    """Seed 000's journey through the app's HTTP API; returns the statuses seen."""
+    auth = "/api/v1/auth"
+    signup = {
+        "full_name": "Ada Lovelace",
+        "email": EMAIL,
+        "phone_number": "+15555550100",
+        "password": PASSWORD,
+        "role": "engineer",
+    }
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
+        w = Walkthrough(client)
+        await w.send(
+            "Sign up (name, phone_number, custom:role)", "POST", f"{auth}/signup", body=signup
+        )
+        await w.send("The same email again", "POST", f"{auth}/signup", body=signup)
+        credentials = {"username": EMAIL, "password": PASSWORD}
+        await w.send("Sign in before verifying", "POST", f"{auth}/signin", body=credentials)
+        await w.send(
+            "Verify the account (moto accepts any code; Cognito would email one)",
+            "POST",
+            f"{auth}/verify",
+            body={"username": EMAIL, "code": "123456"},
+        )
+        wrong = {"username": EMAIL, "password": "Wr0ng-password!"}
+        await w.send("Sign in with a wrong password", "POST", f"{auth}/signin", body=wrong)
+        nobody = {"username": "nobody@example.com", "password": "Wr0ng-password!"}
+        await w.send(
+            "Sign in as an unknown user: the same answer", "POST", f"{auth}/signin", body=nobody
+        )
+        tokens = (await w.send("Sign in", "POST", f"{auth}/signin", body=credentials)).json()
+        access = tokens["access_token"]
+        await w.send("The protected route without a token", "GET", "/api/v1/users/hello")
+        await w.send(
+            "The protected route with the access token", "GET", "/api/v1/users/hello", token=access
+        )
+        await w.send(
+            "Who am I: verified claims and Cognito's attributes", "GET", f"{auth}/me", token=access
+        )
+        refreshed = await w.send(
+            "Refresh", "POST", f"{auth}/refresh", body={"refresh_token": tokens["refresh_token"]}
+        )
+        access = refreshed.json()["access_token"]
+        await w.send(
+            "Change the password",
+            "POST",
+            f"{auth}/change-password",
+            body={"previous_password": PASSWORD, "proposed_password": NEW_PASSWORD},
+            token=access,
+        )
+        await w.send("Log out everywhere", "POST", f"{auth}/logout", token=access)
+        await w.send(
+            "Who am I, after logging out: Cognito refuses", "GET", f"{auth}/me", token=access
+        )
+    return w.statuses
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+async def main(exit_after_walkthrough: bool, port: int) -> None:
+    use_dummy_aws_env()
+    with moto_server() as endpoint:
+        pool = create_user_pool(endpoint)
+        print(f"Local Cognito (moto) at {endpoint}: user pool {pool.user_pool_id}")
+        print(f"App client {pool.client_id} (USER_PASSWORD_AUTH and refresh, no secret)")
+        app = create_app(pool.settings())
+        if not _port_is_free(port):
+            taken, port = port, free_port()
+            print(f"Port {taken} is in use; serving on {port} instead.")
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        server = uvicorn.Server(config)
+        serving = asyncio.create_task(server.serve())
+        while not server.started:
+            if serving.done():
+                serving.result()  # uvicorn could not start: raise its error
+                raise SystemExit("uvicorn stopped before it started")
+            await asyncio.sleep(0.05)
+        base_url = f"http://127.0.0.1:{port}"
+        print(f"FastCognito at {base_url}")
+        try:
+            statuses = await walk(base_url)
+            print(f"\nAnswers: {' '.join(map(str, statuses))}")
+            print(
+                "Note: a signed-out access token still verifies locally until it expires; "
+                "Cognito refuses it (as /me showed)."
+            )
+            if exit_after_walkthrough:
+                server.should_exit = True
+            else:
+                print(f"\nThe app keeps running: open {base_url}/docs  (Ctrl-C to stop)")
+        finally:
+            await serving
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m examples.demo", description=__doc__)
+    parser.add_argument(
+        "--exit-after-walkthrough",
+        action="store_true",
+        default=os.environ.get("DEMO_EXIT", "") not in ("", "0"),
+        help="stop after the walkthrough instead of serving until Ctrl-C (or set DEMO_EXIT=1)",
+    )
+    parser.add_argument(
+        "--port", type=int, default=int(os.environ.get("DEMO_PORT", "8000")), help="app port"
+    )
+    return parser.parse_args(argv)
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    args = _parse(sys.argv[1:])
+    try:
+        asyncio.run(main(args.exit_after_walkthrough, args.port))
+    except KeyboardInterrupt:
+        # uvicorn shuts down gracefully on Ctrl-C, then re-raises it for the caller.
+        print("\nStopped.")

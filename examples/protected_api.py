@@ -5,7 +5,7 @@ Run it against your user pool (uvicorn is not a dependency of the library):
     COGNITO_USER_POOL_ID=eu-west-1_AbC123 COGNITO_CLIENT_IDS=3n4b5urk1ft4fl3mg5e62d9ado \\
         uvicorn --factory examples.protected_api:create_app_from_env
 
-`make demo` runs it against the test kit's local user pool instead (see examples/demo.py).
+`python -m examples.protected_api_demo` runs it against the test kit's local user pool.
 """
 
 from typing import Annotated

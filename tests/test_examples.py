@@ -85,10 +85,10 @@ def test_readme_quickstart_and_testing_recipe_run_as_written() -> None:
     assert client.get("/hello").status_code == 401
 
 
-def test_demo_walkthrough_prints_each_answer() -> None:
+def test_protected_api_demo_prints_each_answer() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("COGNITO_")}
     result = subprocess.run(
-        [sys.executable, "-m", "examples.demo"],
+        [sys.executable, "-m", "examples.protected_api_demo"],
         cwd=ROOT,
         env=env,
         capture_output=True,

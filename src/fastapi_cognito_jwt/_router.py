@@ -14,22 +14,19 @@ from fastapi.routing import APIRoute
 
 from ._client import CognitoAuthClient
 from ._exceptions import (
-    AliasExistsError,
-    CodeDeliveryFailureError,
-    CodeMismatchError,
     CognitoAuthError,
     CognitoServiceError,
-    CognitoUnreachableError,
     ConfigurationError,
-    ExpiredCodeError,
-    InvalidParameterError,
-    InvalidPasswordError,
     NotAuthorizedError,
-    PasswordResetRequiredError,
-    RateLimitError,
-    UsernameExistsError,
-    UserNotConfirmedError,
     UserNotFoundError,
+)
+from ._flow_answers import (
+    ACCOUNT_STATE,
+    INCORRECT_CREDENTIALS,
+    INVALID_CODE,
+    INVALID_TOKEN,
+    Answer,
+    http_error,
 )
 from ._forms import (
     ChallengeAnswer,
@@ -59,71 +56,6 @@ if TYPE_CHECKING:
 __all__ = ["auth_router"]
 
 logger = logging.getLogger("fastapi_cognito_jwt")
-
-RATE_LIMIT_RETRY_AFTER = 30
-UNREACHABLE_RETRY_AFTER = 10
-
-_Error = CognitoAuthError | CognitoServiceError
-_Answer = tuple[int, str]
-
-_INCORRECT_CREDENTIALS: _Answer = (401, "Incorrect username or password")
-_INVALID_CODE: _Answer = (400, "Invalid verification code")
-_INVALID_TOKEN: _Answer = (401, "Invalid token")
-_UNEXPECTED: _Answer = (502, "Unexpected answer from the authentication service")
-# Checked in order; the first class the error is an instance of decides the answer.
-_DEFAULT_ANSWERS: tuple[tuple[type[Exception], _Answer], ...] = (
-    (UsernameExistsError, (409, "An account with this username already exists")),
-    (AliasExistsError, (409, "An account with this email or phone number already exists")),
-    (CodeMismatchError, _INVALID_CODE),
-    (ExpiredCodeError, (400, "The verification code has expired; request a new one")),
-    (InvalidPasswordError, (400, "The password does not meet the password policy")),
-    (InvalidParameterError, (400, "Invalid request")),
-    (NotAuthorizedError, (401, "Not authorized")),
-    (UserNotFoundError, _INCORRECT_CREDENTIALS),
-    (UserNotConfirmedError, (403, "The account is not confirmed; verify it first")),
-    (PasswordResetRequiredError, (403, "The password must be reset before signing in")),
-    (RateLimitError, (429, "Too many requests; try again later")),
-    (CodeDeliveryFailureError, (502, "The code could not be delivered")),
-    (CognitoUnreachableError, (503, "The authentication service is unavailable")),
-)
-# Errors that depend on whether the account exists (or its state) and would reveal it.
-_ACCOUNT_STATE = (
-    UserNotFoundError,
-    NotAuthorizedError,
-    UserNotConfirmedError,
-    InvalidParameterError,
-    CodeDeliveryFailureError,
-)
-
-
-def _policy_text(error: InvalidPasswordError) -> str:
-    """Cognito's policy message ("Password did not conform with policy: ..."), tidied."""
-    text = " ".join(error.message.split())[:200]
-    if text.isprintable() and text.lower().startswith("password"):
-        return text
-    return _DEFAULT_ANSWERS[4][1][1]
-
-
-def _http_error(error: _Error, overrides: Mapping[type[Exception], _Answer]) -> HTTPException:
-    """The fixed HTTP answer to a failed auth flow; never the request's data, never 500."""
-    status, detail = _UNEXPECTED
-    for kind, answer in (*overrides.items(), *_DEFAULT_ANSWERS):
-        if isinstance(error, kind):
-            status, detail = answer
-            break
-    if isinstance(error, InvalidPasswordError) and status == 400:
-        detail = _policy_text(error)
-    if (status, detail) == _UNEXPECTED:
-        logger.warning("Auth flow failed unexpectedly: %s", error)
-    headers: dict[str, str] = {}
-    if status == 401:
-        invalid = (status, detail) == _INVALID_TOKEN
-        headers["WWW-Authenticate"] = 'Bearer error="invalid_token"' if invalid else "Bearer"
-    elif status == 429:
-        headers["Retry-After"] = str(RATE_LIMIT_RETRY_AFTER)
-    elif status == 503:
-        headers["Retry-After"] = str(UNREACHABLE_RETRY_AFTER)
-    return HTTPException(status, detail, headers=headers or None)
 
 
 class _ScrubbedRoute(APIRoute):
@@ -221,27 +153,29 @@ def auth_router(
 
     async def attempt(
         flow: Coroutine[Any, Any, Any],
-        overrides: Mapping[type[Exception], _Answer] | None = None,
+        overrides: Mapping[type[Exception], Answer] | None = None,
+        sent: Sequence[str] = (),
     ) -> Any:
         try:
             return await flow
         except (CognitoAuthError, CognitoServiceError) as exc:
-            raise _http_error(exc, overrides or {}) from None
+            raise http_error(exc, overrides or {}, sent) from None
 
     async def quietly(flow: Coroutine[Any, Any, Any]) -> None:
         # The answer must not tell whether the account exists, or what state it is in.
         try:
             await flow
-        except _ACCOUNT_STATE as exc:
+        except ACCOUNT_STATE as exc:
             logger.info("Answered generically instead of %s", type(exc).__name__)
         except (CognitoAuthError, CognitoServiceError) as exc:
-            raise _http_error(exc, {}) from None
+            raise http_error(exc, {}) from None
 
     async def sign_up(body: SignUpForm) -> SignUpResponse:
+        username, password = body.cognito_username(), body.cognito_password()
+        attributes = body.cognito_attributes()
         result = await attempt(
-            cognito.sign_up(
-                body.cognito_username(), body.cognito_password(), body.cognito_attributes()
-            )
+            cognito.sign_up(username, password, attributes),
+            sent=(username, password, *attributes.values()),
         )
         return SignUpResponse(message="User created successfully", sub=result.user_sub)
 
@@ -261,7 +195,7 @@ def auth_router(
         await attempt(
             cognito.confirm_sign_up(body.username, body.code),
             {
-                UserNotFoundError: _INVALID_CODE,
+                UserNotFoundError: INVALID_CODE,
                 NotAuthorizedError: (400, "The account cannot be verified"),
             },
         )
@@ -280,7 +214,7 @@ def auth_router(
     async def sign_in(body: SignInRequest) -> TokenResponse | ChallengeResponse:
         result = await attempt(
             cognito.sign_in(body.username, body.password.get_secret_value()),
-            {NotAuthorizedError: _INCORRECT_CREDENTIALS},
+            {NotAuthorizedError: INCORRECT_CREDENTIALS},
         )
         return _tokens(result)
 
@@ -299,6 +233,7 @@ def auth_router(
                 NotAuthorizedError: (401, "The sign-in session is invalid or has expired"),
                 UserNotFoundError: (401, "The sign-in session is invalid or has expired"),
             },
+            sent=(body.username, body.session, *body.responses.values()),
         )
         return _tokens(result)
 
@@ -322,37 +257,36 @@ def auth_router(
 
     @router.post("/reset-password", summary="Set a new password with the reset code")
     async def reset_password(body: ResetPasswordRequest) -> MessageResponse:
+        new_password = body.new_password.get_secret_value()
         await attempt(
-            cognito.confirm_forgot_password(
-                body.username, body.code, body.new_password.get_secret_value()
-            ),
-            {UserNotFoundError: _INVALID_CODE, NotAuthorizedError: _INVALID_CODE},
+            cognito.confirm_forgot_password(body.username, body.code, new_password),
+            {UserNotFoundError: INVALID_CODE, NotAuthorizedError: INVALID_CODE},
+            sent=(body.username, body.code, new_password),
         )
         return MessageResponse(message="Password reset")
 
     @router.post("/change-password", summary="Change the signed-in user's password")
     async def change_password(body: ChangePasswordRequest, creds: signed_in) -> MessageResponse:
+        previous = body.previous_password.get_secret_value()
+        proposed = body.proposed_password.get_secret_value()
         await attempt(
-            cognito.change_password(
-                creds.credentials,
-                body.previous_password.get_secret_value(),
-                body.proposed_password.get_secret_value(),
-            ),
+            cognito.change_password(creds.credentials, previous, proposed),
             {NotAuthorizedError: (401, "Incorrect password, or the token was revoked")},
+            sent=(previous, proposed),
         )
         return MessageResponse(message="Password changed")
 
     @router.post("/logout", status_code=204, summary="Sign out everywhere")
     async def logout(creds: signed_in) -> Response:
         await attempt(
-            cognito.global_sign_out(creds.credentials), {NotAuthorizedError: _INVALID_TOKEN}
+            cognito.global_sign_out(creds.credentials), {NotAuthorizedError: INVALID_TOKEN}
         )
         return Response(status_code=204)
 
     @router.get("/me", summary="The signed-in user")
     async def me(creds: signed_in) -> MeResponse:
         user = await attempt(
-            cognito.get_user(creds.credentials), {NotAuthorizedError: _INVALID_TOKEN}
+            cognito.get_user(creds.credentials), {NotAuthorizedError: INVALID_TOKEN}
         )
         return MeResponse(
             username=user.username, claims=dict(creds.claims.payload), attributes=user.attributes

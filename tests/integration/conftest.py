@@ -22,7 +22,8 @@ from fastapi_cognito_jwt import CognitoSettings
 if TYPE_CHECKING:
     from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
 
-REGION = "eu-west-1"
+# moto answers unsigned user-pool calls (GlobalSignOut among them) from its us-east-1 backend.
+REGION = "us-east-1"
 ACCESS_KEY_ID = "testing"
 SECRET_ACCESS_KEY = "testing"
 PASSWORD = "Corr3ct-horse-battery!"

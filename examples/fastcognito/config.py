@@ -1,0 +1,35 @@
+"""The app's settings, read from the environment and `.env` as in the seed."""
+
+from functools import lru_cache
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from fastapi_cognito_jwt import CognitoSettings
+
+
+class Settings(BaseSettings):
+    """The seed's variables, plus two optional ones for a local emulator."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    AWS_REGION_NAME: str
+    AWS_COGNITO_APP_CLIENT_ID: str
+    AWS_COGNITO_USER_POOL_ID: str
+    AWS_COGNITO_ENDPOINT_URL: str | None = None
+    AWS_COGNITO_JWKS_URL: str | None = None
+
+    def cognito(self) -> CognitoSettings:
+        """The library's settings for this pool and app client."""
+        return CognitoSettings(
+            user_pool_id=self.AWS_COGNITO_USER_POOL_ID,
+            client_ids=[self.AWS_COGNITO_APP_CLIENT_ID],
+            region=self.AWS_REGION_NAME,
+            idp_endpoint=self.AWS_COGNITO_ENDPOINT_URL,
+            jwks_url=self.AWS_COGNITO_JWKS_URL,
+        )
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The settings, read once."""
+    return Settings()  # the fields come from the environment and .env

@@ -1,0 +1,105 @@
+"""A local Cognito for the demo and the tests: moto's server and seed 000's user pool.
+
+moto answers the user-pool API without an AWS account. Its confirmation step accepts any
+code (it sends no email), and it serves the pool's signing keys at
+`{server}/{pool_id}/.well-known/jwks.json`; everything else here is as in real Cognito.
+"""
+
+import logging
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from .config import Settings
+
+# moto keeps user pools per region and answers unsigned calls (the auth flows) from us-east-1.
+REGION = "us-east-1"
+# boto3 needs credentials to sign the admin calls that create the pool; moto accepts any.
+_DUMMY_AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+}
+
+
+def use_dummy_aws_env() -> None:
+    """Point boto3 at dummy credentials, and away from the developer's AWS profile."""
+    os.environ.update(_DUMMY_AWS_ENV)
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
+        os.environ.pop(name, None)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that is free on `host` right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+@contextmanager
+def moto_server(host: str = "127.0.0.1", port: int | None = None) -> Iterator[str]:
+    """Run moto's server on `host` (a free port by default); yield its base URL."""
+    # werkzeug logs each request moto serves; the demo prints its own account of them.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = ThreadedMotoServer(ip_address=host, port=port or free_port(host), verbose=False)
+    server.start()
+    try:
+        bound_host, bound_port = server.get_host_and_port()
+        yield f"http://{bound_host}:{bound_port}"
+    finally:
+        server.stop()
+
+
+@dataclass(frozen=True)
+class LocalPool:
+    """Seed 000's user pool on the emulator and the app settings that point at it."""
+
+    endpoint: str
+    user_pool_id: str
+    client_id: str
+
+    def settings(self) -> Settings:
+        """The FastCognito app's settings for this pool."""
+        return Settings(
+            AWS_REGION_NAME=REGION,
+            AWS_COGNITO_APP_CLIENT_ID=self.client_id,
+            AWS_COGNITO_USER_POOL_ID=self.user_pool_id,
+            AWS_COGNITO_ENDPOINT_URL=f"{self.endpoint}/",
+            AWS_COGNITO_JWKS_URL=f"{self.endpoint}/{self.user_pool_id}/.well-known/jwks.json",
+        )
+
+
+def create_user_pool(endpoint: str) -> LocalPool:
+    """Seed 000's pool: sign-in by email, `name`, `phone_number` and `custom:role`.
+
+    Its app client has no secret and allows `USER_PASSWORD_AUTH` and refresh, as in the seed.
+    """
+    idp = boto3.client(
+        "cognito-idp",
+        region_name=REGION,
+        endpoint_url=endpoint,
+        aws_access_key_id=_DUMMY_AWS_ENV["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=_DUMMY_AWS_ENV["AWS_SECRET_ACCESS_KEY"],
+    )
+    pool_id = idp.create_user_pool(
+        PoolName="FastCognito",
+        UsernameAttributes=["email"],
+        AutoVerifiedAttributes=["email"],
+        Schema=[{"Name": "role", "AttributeDataType": "String", "Mutable": True}],
+    )["UserPool"]["Id"]
+    client_id = idp.create_user_pool_client(
+        UserPoolId=pool_id,
+        ClientName="fastcognito",
+        GenerateSecret=False,
+        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+    )["UserPoolClient"]["ClientId"]
+    return LocalPool(endpoint=endpoint, user_pool_id=pool_id, client_id=client_id)

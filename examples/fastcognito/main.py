@@ -1,0 +1,53 @@
+"""The FastCognito app: the auth flows under /api/v1/auth and a protected route (seed 004)."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI
+
+from fastapi_cognito_jwt import (
+    CognitoBearer,
+    CognitoClaims,
+    auth_router,
+    current_claims,
+    current_username,
+)
+
+from .config import Settings, get_settings
+from .models import UserSignup
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; settings default to the environment and `.env`."""
+    cognito = (settings or get_settings()).cognito()
+    auth = CognitoBearer(cognito, token_use="access")
+
+    app = FastAPI(
+        title="FastCognito",
+        description="FastAPI Cognito API authentication service",
+        version="1.0.0",
+    )
+
+    @app.get("/")
+    async def index() -> dict[str, str]:
+        return {"message": "Authentication service"}
+
+    # The router owns its Cognito client and closes it when the app shuts down.
+    app.include_router(
+        auth_router(cognito, bearer=auth, sign_up_model=UserSignup), prefix="/api/v1/auth"
+    )
+
+    # Everything under /api/v1/users needs a valid access token (seed 004's protected router).
+    users = APIRouter(prefix="/api/v1/users", tags=["users"], dependencies=[Depends(auth)])
+
+    @users.get("/hello")
+    async def hello(username: Annotated[str, Depends(current_username(auth))]) -> dict[str, str]:
+        return {"message": f"Hello, {username}"}
+
+    @users.get("/profile")
+    async def profile(
+        claims: Annotated[CognitoClaims, Depends(current_claims(auth))],
+    ) -> dict[str, object]:
+        return {"sub": claims.sub, "username": claims.username, "groups": list(claims.groups)}
+
+    app.include_router(users)
+    return app

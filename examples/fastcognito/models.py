@@ -1,0 +1,27 @@
+"""The seed's request model for sign-up; the other flows use the library's bodies."""
+
+from typing import Annotated
+
+from annotated_types import MinLen
+from pydantic import EmailStr, Field, SecretStr
+
+from fastapi_cognito_jwt import SignUpForm
+
+
+class UserSignup(SignUpForm):
+    """Sign up with an email (the username), a name, a phone number and a role."""
+
+    full_name: str = Field(max_length=50)
+    email: EmailStr
+    phone_number: Annotated[str, MinLen(10)]
+    password: Annotated[SecretStr, MinLen(8)]
+    role: str = Field(min_length=1, max_length=64)
+
+    def cognito_username(self) -> str:
+        return self.email
+
+    def cognito_password(self) -> str:
+        return self.password.get_secret_value()
+
+    def cognito_attributes(self) -> dict[str, str]:
+        return {"name": self.full_name, "phone_number": self.phone_number, "custom:role": self.role}
