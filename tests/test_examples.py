@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from examples.protected_api import create_app, create_app_from_env
@@ -71,7 +72,7 @@ def _readme_blocks() -> list[str]:
 
 
 def test_readme_quickstart_and_testing_recipe_run_as_written() -> None:
-    quickstart, testing = _readme_blocks()
+    quickstart, _flows, testing = _readme_blocks()
     namespace: dict[str, object] = {}
     exec(quickstart, namespace)  # noqa: S102 - the README's own code
     exec(testing, namespace)  # noqa: S102 - the README's own code; it asserts a 200 itself
@@ -104,3 +105,16 @@ def test_protected_api_demo_prints_each_answer() -> None:
     ]  # fmt: skip
     assert 'WWW-Authenticate: Bearer error="invalid_token"' in result.stdout
     assert "The JWKS was fetched 1 time(s)" in result.stdout
+
+
+def test_readme_auth_flows_block_runs_as_written() -> None:
+    _quickstart, flows, _testing = _readme_blocks()
+    namespace: dict[str, object] = {}
+    exec(flows, namespace)  # noqa: S102 - the README's own code
+    app = namespace["app"]
+    assert isinstance(app, FastAPI)
+    paths = app.openapi()["paths"]
+    for route in ("signup", "verify", "resend-code", "signin", "challenge", "refresh"):
+        assert f"/api/v1/auth/{route}" in paths
+    for route in ("forgot-password", "reset-password", "change-password", "logout", "me"):
+        assert f"/api/v1/auth/{route}" in paths
