@@ -159,18 +159,21 @@ async def main(exit_after_walkthrough: bool, port: int) -> None:
             await asyncio.sleep(0.05)
         base_url = f"http://127.0.0.1:{port}"
         print(f"FastCognito at {base_url}")
+        walked = False
         try:
             statuses = await walk(base_url)
+            walked = True
             print(f"\nAnswers: {' '.join(map(str, statuses))}")
             print(
                 "Note: a signed-out access token still verifies locally until it expires; "
                 "Cognito refuses it (as /me showed)."
             )
-            if exit_after_walkthrough:
-                server.should_exit = True
-            else:
+            if not exit_after_walkthrough:
                 print(f"\nThe app keeps running: open {base_url}/docs  (Ctrl-C to stop)")
         finally:
+            # A failed walk stops the server too, so the demo (and CI) never hangs on it.
+            if exit_after_walkthrough or not walked:
+                server.should_exit = True
             await serving
 
 

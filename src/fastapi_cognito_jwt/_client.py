@@ -269,8 +269,9 @@ class CognitoAuthClient:
             return self._http_client
         # An httpx client's pooled connections belong to one event loop; apps and tests that
         # run several loops get a fresh client rather than a pool from a dead loop.
+        # Tokens are new objects on each call; they compare equal for the same loop.
         loop = anyio.lowlevel.current_token()
-        if self._owned is None or self._owned_loop is not loop:
+        if self._owned is None or self._owned_loop != loop:
             self._owned = httpx.AsyncClient(
                 transport=self._transport,
                 timeout=self.settings.http_timeout,
@@ -308,5 +309,10 @@ def _tokens_or_challenge(reply: dict[str, Any], username: str) -> AuthTokens | A
         if isinstance(result, dict):
             return _parse(AuthTokens, result)
     elif "ChallengeName" in reply:
-        return _parse(AuthChallenge, reply, username=username)
+        # With an alias (e.g. an email) Cognito names the real username in USER_ID_FOR_SRP,
+        # and the answer and its SECRET_HASH must use that.
+        parameters = reply.get("ChallengeParameters")
+        alias_of = parameters.get("USER_ID_FOR_SRP") if isinstance(parameters, dict) else None
+        real = alias_of if isinstance(alias_of, str) and alias_of else username
+        return _parse(AuthChallenge, reply, username=real)
     raise CognitoServiceError("Cognito's reply has neither tokens nor a challenge")

@@ -96,7 +96,8 @@ def http_error(
         if isinstance(error, kind):
             status, detail = answer
             break
-    if isinstance(error, InvalidPasswordError) and status == 400:
+    if isinstance(error, InvalidPasswordError) and status == 400 and sent:
+        # Only routes that set a password say what they sent; elsewhere the text is fixed.
         detail = _policy_text(error, detail, sent)
     if (status, detail) == _UNEXPECTED:
         logger.warning("Auth flow failed unexpectedly: %s", error)

@@ -183,10 +183,15 @@ class TokenResponse(BaseModel):
 
 
 class ChallengeResponse(BaseModel):
-    """Cognito needs more before it issues tokens; answer at `/challenge`."""
+    """Cognito needs more before it issues tokens; answer at `/challenge`.
+
+    Send `challenge_name`, `session` and `username` back as they are: `username` is the one
+    Cognito wants the answer under (the real username when the sign-in used an alias).
+    """
 
     challenge_name: str
     session: str
+    username: str
     parameters: dict[str, str]
 
 

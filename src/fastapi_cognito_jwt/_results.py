@@ -34,7 +34,9 @@ class AuthChallenge(_Result):
     """Cognito needs more before it issues tokens, e.g. `NEW_PASSWORD_REQUIRED` or an MFA code.
 
     Answer it with `CognitoAuthClient.respond_to_challenge(challenge, {...})`. `username` is
-    the one the sign-in used; `session` is Cognito's opaque handle for the next step.
+    the one to answer as: Cognito's `USER_ID_FOR_SRP` when it names one (the real username
+    behind an email alias), else the one the sign-in used. `session` is Cognito's opaque
+    handle for the next step.
     """
 
     name: str = Field(validation_alias="ChallengeName", min_length=1)

@@ -2,6 +2,7 @@
 
 # No `from __future__ import annotations`: FastAPI reads the endpoint signatures at runtime.
 
+import inspect
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -83,7 +84,10 @@ class _ScrubbedRoute(APIRoute):
 def _tokens(result: AuthTokens | AuthChallenge) -> TokenResponse | ChallengeResponse:
     if isinstance(result, AuthChallenge):
         return ChallengeResponse(
-            challenge_name=result.name, session=result.session, parameters=result.parameters
+            challenge_name=result.name,
+            session=result.session,
+            username=result.username,
+            parameters=result.parameters,
         )
     return _token_response(result)
 
@@ -135,6 +139,8 @@ def auth_router(
         raise ConfigurationError("pass either client or settings, not both")
     if not (isinstance(sign_up_model, type) and issubclass(sign_up_model, SignUpForm)):
         raise ConfigurationError("sign_up_model must be a subclass of SignUpForm")
+    if inspect.isabstract(sign_up_model):
+        raise ConfigurationError("sign_up_model must implement cognito_username and _password")
     owned = client is None
     cognito = client if client is not None else CognitoAuthClient(settings, **fields)
     if bearer is None:
@@ -144,9 +150,11 @@ def auth_router(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        if owned:
-            await cognito.aclose()
+        try:
+            yield
+        finally:
+            if owned:
+                await cognito.aclose()
 
     router = APIRouter(tags=list(tags), route_class=_ScrubbedRoute, lifespan=lifespan)
     signed_in = Annotated[CognitoCredentials, Depends(bearer)]
@@ -196,7 +204,8 @@ def auth_router(
             cognito.confirm_sign_up(body.username, body.code),
             {
                 UserNotFoundError: INVALID_CODE,
-                NotAuthorizedError: (400, "The account cannot be verified"),
+                # "Already confirmed": answered as a wrong code so it tells nothing more.
+                NotAuthorizedError: INVALID_CODE,
             },
         )
         return MessageResponse(message="Account verified")
@@ -271,7 +280,10 @@ def auth_router(
         proposed = body.proposed_password.get_secret_value()
         await attempt(
             cognito.change_password(creds.credentials, previous, proposed),
-            {NotAuthorizedError: (401, "Incorrect password, or the token was revoked")},
+            {
+                NotAuthorizedError: (401, "Incorrect password, or the token was revoked"),
+                UserNotFoundError: (401, "Incorrect password, or the token was revoked"),
+            },
             sent=(previous, proposed),
         )
         return MessageResponse(message="Password changed")
@@ -279,14 +291,16 @@ def auth_router(
     @router.post("/logout", status_code=204, summary="Sign out everywhere")
     async def logout(creds: signed_in) -> Response:
         await attempt(
-            cognito.global_sign_out(creds.credentials), {NotAuthorizedError: INVALID_TOKEN}
+            cognito.global_sign_out(creds.credentials),
+            {NotAuthorizedError: INVALID_TOKEN, UserNotFoundError: INVALID_TOKEN},
         )
         return Response(status_code=204)
 
     @router.get("/me", summary="The signed-in user")
     async def me(creds: signed_in) -> MeResponse:
         user = await attempt(
-            cognito.get_user(creds.credentials), {NotAuthorizedError: INVALID_TOKEN}
+            cognito.get_user(creds.credentials),
+            {NotAuthorizedError: INVALID_TOKEN, UserNotFoundError: INVALID_TOKEN},
         )
         return MeResponse(
             username=user.username, claims=dict(creds.claims.payload), attributes=user.attributes

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, TypedDict
 from urllib.parse import urlsplit
 
+import httpx
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -153,6 +154,13 @@ class CognitoSettings(BaseSettings):
     def _parse_list(cls, value: Any) -> Any:
         return _split_list(value)
 
+    @field_validator("client_secret")
+    @classmethod
+    def _check_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value():
+            raise ValueError("must not be empty: leave it unset for an app client without one")
+        return value
+
     @field_validator("user_pool_id")
     @classmethod
     def _check_pool_id(cls, value: str) -> str:
@@ -261,6 +269,11 @@ def _check_url(name: str, value: str, allow_insecure: bool) -> None:
         or url.fragment
     ):
         raise ValueError(f"{name} must be an http(s) URL with a host and no credentials")
+    try:
+        # What httpx will be asked to send to must also be a URL httpx can send to.
+        httpx.URL(value).host.encode("idna")
+    except (httpx.InvalidURL, UnicodeError):
+        raise ValueError(f"{name} is not a valid URL") from None
     if url.scheme == "http" and not _is_loopback(url.hostname) and not allow_insecure:
         raise ValueError(
             f"{name} uses plain http on a non-loopback host: "

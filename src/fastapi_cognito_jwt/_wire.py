@@ -43,7 +43,11 @@ async def call(
     try:
         # The deadline covers the whole exchange, so a trickling reply cannot hold a request.
         with anyio.fail_after(timeout):
-            async with client.stream("POST", endpoint, content=content, headers=headers) as reply:
+            # follow_redirects=False here too: an injected client must not carry passwords
+            # to wherever a redirect points.
+            async with client.stream(
+                "POST", endpoint, content=content, headers=headers, follow_redirects=False
+            ) as reply:
                 status, data = reply.status_code, await _read(reply)
     except (TimeoutError, httpx.TimeoutException) as exc:
         logger.warning("Cognito %s: no answer within %s s", operation, timeout)
@@ -51,9 +55,13 @@ async def call(
     except httpx.TransportError as exc:
         logger.warning("Cognito %s: %s", operation, type(exc).__name__)
         raise CognitoUnreachableError(f"{operation}: Cognito is unreachable") from exc
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, UnicodeError) as exc:
         logger.warning("Cognito %s: %s", operation, type(exc).__name__)
         raise CognitoServiceError(f"{operation}: the request to Cognito failed") from exc
+    except RuntimeError as exc:
+        # httpx raises RuntimeError for a client that was closed (an injected one, say).
+        logger.warning("Cognito %s: %s", operation, type(exc).__name__)
+        raise CognitoServiceError(f"{operation}: the HTTP client cannot send") from exc
     except CognitoServiceError as exc:
         logger.warning("Cognito %s: %s", operation, exc)
         raise CognitoServiceError(f"{operation}: {exc}") from None
@@ -76,11 +84,18 @@ async def _read(reply: httpx.Response) -> bytes:
     if reply.headers.get("content-encoding", "identity").lower() != "identity":
         raise CognitoServiceError("Cognito's reply is compressed")
     chunks, size = [], 0
-    async for chunk in reply.aiter_raw():
-        size += len(chunk)
-        if size > MAX_REPLY_BYTES:
-            raise CognitoServiceError("Cognito's reply is too large")
-        chunks.append(chunk)
+    try:
+        async for chunk in reply.aiter_raw():
+            size += len(chunk)
+            if size > MAX_REPLY_BYTES:
+                raise CognitoServiceError("Cognito's reply is too large")
+            chunks.append(chunk)
+    except httpx.StreamConsumed:
+        # The body was read already: by a response hook, or a transport that hands over
+        # complete responses (httpx.MockTransport). It is in memory; only the cap is left.
+        chunks = [reply.content]
+        if len(reply.content) > MAX_REPLY_BYTES:
+            raise CognitoServiceError("Cognito's reply is too large") from None
     return b"".join(chunks)
 
 

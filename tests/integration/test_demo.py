@@ -95,3 +95,19 @@ def _serve_then_stop(demo: subprocess.Popen[str], port: int) -> None:
         if demo.poll() is None:
             demo.kill()
             demo.wait()
+
+
+@pytest.mark.anyio
+async def test_a_failed_walkthrough_stops_the_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    import anyio
+
+    from examples import demo
+
+    async def broken_walk(base_url: str) -> list[int]:
+        raise RuntimeError("the walkthrough broke")
+
+    monkeypatch.setattr(demo, "walk", broken_walk)
+    monkeypatch.setattr(demo, "use_dummy_aws_env", lambda: None)  # the fixture's env suffices
+    with anyio.fail_after(60), pytest.raises(RuntimeError, match="walkthrough broke"):
+        # Without the flag the demo would serve until Ctrl-C; a failure must end it anyway.
+        await demo.main(exit_after_walkthrough=False, port=free_port())
