@@ -13,7 +13,7 @@ from typing import Any, cast
 
 import httpx
 import pytest
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from fastapi_cognito_jwt import (
     CognitoBearer,
@@ -834,3 +834,257 @@ def test_absurdly_nested_client_ids_are_a_configuration_error(
     monkeypatch.setenv("COGNITO_CLIENT_IDS", "[" * 100_000 + "]" * 100_000)
     with pytest.raises(ConfigurationError, match="client_ids"):
         CognitoSettings()
+
+
+# -- auth flows: idp_endpoint and client_secret ---------------------------------------------
+
+CLIENT_SECRET = "1example23secret456789abcdefghijklmnopqrstuvwxyz0"
+NO_REGION: dict[str, Any] = {
+    "user_pool_id": "local_abc",
+    "issuers": ["http://127.0.0.1:9229/local_abc"],
+    "jwks_url": "http://127.0.0.1:9229/local_abc/.well-known/jwks.json",
+}
+
+
+def test_auth_flow_defaults() -> None:
+    settings = make()
+    assert settings.idp_endpoint is None
+    assert settings.allow_insecure_idp_endpoint is False
+    assert settings.client_secret is None
+    assert settings.resolved_idp_endpoint == "https://cognito-idp.eu-west-1.amazonaws.com/"
+
+
+@pytest.mark.parametrize(
+    ("fields", "endpoint"),
+    [
+        pytest.param(
+            {"user_pool_id": "us-east-1_Pool9"},
+            "https://cognito-idp.us-east-1.amazonaws.com/",
+            id="from-pool-id",
+        ),
+        pytest.param(
+            {"region": "us-gov-west-1"},
+            "https://cognito-idp.us-gov-west-1.amazonaws.com/",
+            id="region-wins",
+        ),
+        pytest.param(
+            {**NO_REGION, "region": "eu-central-1"},
+            "https://cognito-idp.eu-central-1.amazonaws.com/",
+            id="no-region-pool-with-region",
+        ),
+        pytest.param(NO_REGION, None, id="unknown-without-region"),
+        pytest.param(
+            {**NO_REGION, "idp_endpoint": "http://127.0.0.1:9229/"},
+            "http://127.0.0.1:9229/",
+            id="no-region-pool-with-endpoint",
+        ),
+        pytest.param(
+            {"idp_endpoint": "https://cognito.example.test/"},
+            "https://cognito.example.test/",
+            id="override-wins-over-region",
+        ),
+    ],
+)
+def test_resolved_idp_endpoint(fields: dict[str, Any], endpoint: str | None) -> None:
+    assert make(**fields).resolved_idp_endpoint == endpoint
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        pytest.param("https://cognito.example.test/", id="https"),
+        pytest.param("https://cognito.example.test:8443/api/v1/", id="https-port-path"),
+        pytest.param("http://127.0.0.1:9229/", id="http-ipv4-loopback"),
+        pytest.param("http://127.8.9.10/", id="http-ipv4-loopback-range"),
+        pytest.param("http://[::1]:4566/", id="http-ipv6-loopback"),
+        pytest.param("http://localhost:4566/", id="http-localhost"),
+    ],
+)
+def test_idp_endpoint_accepted(endpoint: str) -> None:
+    settings = make(idp_endpoint=endpoint)
+    assert settings.idp_endpoint == endpoint
+    assert settings.resolved_idp_endpoint == endpoint
+
+
+def test_insecure_idp_endpoint_allowed_only_when_asked() -> None:
+    url = "http://cognito.local:9229/"
+    settings = make(idp_endpoint=url, allow_insecure_idp_endpoint=True)
+    assert settings.resolved_idp_endpoint == url
+    refused(idp_endpoint=url)
+    refused(idp_endpoint=url, allow_insecure_jwks_url=True)  # the JWKS opt-in is separate
+
+
+@pytest.mark.parametrize(
+    ("fields", "secret", "where"),
+    [
+        pytest.param(
+            {"idp_endpoint": f"http://{SECRET}.example/"},
+            SECRET,
+            "allow_insecure_idp_endpoint",
+            id="http-remote",
+        ),
+        pytest.param(
+            {"idp_endpoint": "http://10.0.0.1/"},
+            "10.0.0.1",
+            "allow_insecure_idp_endpoint",
+            id="http-private-ip",
+        ),
+        pytest.param(
+            {"idp_endpoint": "http://localhost.evil.test/"},
+            "evil.test",
+            "allow_insecure_idp_endpoint",
+            id="http-localhost-prefix",
+        ),
+        pytest.param(
+            {"idp_endpoint": f"https://cognito.example.test/?token={SECRET}"},
+            SECRET,
+            "query",
+            id="query",
+        ),
+        pytest.param(
+            {
+                "idp_endpoint": f"http://cognito.local/?token={SECRET}",
+                "allow_insecure_idp_endpoint": True,
+            },
+            SECRET,
+            "query",
+            id="query-insecure-allowed",
+        ),
+        pytest.param(
+            {"idp_endpoint": f"https://user:{SECRET}@cognito.example.test/"},
+            SECRET,
+            "idp_endpoint",
+            id="userinfo-password",
+        ),
+        pytest.param(
+            {"idp_endpoint": f"https://{SECRET}@cognito.example.test/"},
+            SECRET,
+            "idp_endpoint",
+            id="userinfo-user",
+        ),
+        pytest.param(
+            {"idp_endpoint": f"https://cognito.example.test/#{SECRET}"},
+            SECRET,
+            "idp_endpoint",
+            id="fragment",
+        ),
+        pytest.param(
+            {"idp_endpoint": f"ftp://{SECRET}.example/"}, SECRET, "idp_endpoint", id="ftp"
+        ),
+        pytest.param({"idp_endpoint": f"/{SECRET}/"}, SECRET, "idp_endpoint", id="relative"),
+        pytest.param({"idp_endpoint": ""}, None, "idp_endpoint", id="empty"),
+        pytest.param({"idp_endpoint": "https:///"}, None, "idp_endpoint", id="no-host"),
+        pytest.param(
+            {"idp_endpoint": f"https://{SECRET}..test/"}, SECRET, "idp_endpoint", id="empty-label"
+        ),
+        pytest.param(
+            {"idp_endpoint": f"https://{SECRET * 5}.test/"}, SECRET, "idp_endpoint", id="long-label"
+        ),
+        pytest.param(
+            {"idp_endpoint": f"https://{SECRET}.example:99999/"},
+            SECRET,
+            "invalid port",
+            id="port-out-of-range",
+        ),
+        pytest.param(
+            {"allow_insecure_idp_endpoint": SECRET},
+            SECRET,
+            "allow_insecure_idp_endpoint",
+            id="bool-junk",
+        ),
+    ],
+)
+def test_invalid_idp_endpoint(fields: dict[str, Any], secret: str | None, where: str) -> None:
+    message = str(refused(client_secret=CLIENT_SECRET, **fields))
+    assert where in message
+    if secret is not None:
+        assert secret not in message
+    assert CLIENT_SECRET not in message
+
+
+def test_client_secret_is_a_secret_str() -> None:
+    settings = make(client_secret=CLIENT_SECRET)
+    assert isinstance(settings.client_secret, SecretStr)
+    assert settings.client_secret.get_secret_value() == CLIENT_SECRET
+    shown = (
+        repr(settings),
+        str(settings),
+        repr(settings.client_secret),
+        str(settings.client_secret),
+        settings.model_dump_json(),
+        str(settings.model_dump()),
+    )
+    for text in shown:
+        assert CLIENT_SECRET not in text
+
+
+def test_client_secret_survives_resolve_settings() -> None:
+    resolved = resolve_settings(make(client_secret=CLIENT_SECRET), {"leeway": 1})
+    assert resolved.client_secret is not None
+    assert resolved.client_secret.get_secret_value() == CLIENT_SECRET
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        pytest.param({"client_secret": CLIENT_SECRET, "leeway": -1}, id="other-field-bad"),
+        pytest.param(
+            {"client_secret": CLIENT_SECRET, "idp_endpoint": "ftp://x.test/"}, id="endpoint-bad"
+        ),
+        pytest.param({"client_secret": [CLIENT_SECRET]}, id="list"),
+        pytest.param({"client_secret": {"value": CLIENT_SECRET}}, id="dict"),
+        pytest.param({"client_secrets": CLIENT_SECRET}, id="misspelt"),
+    ],
+)
+def test_client_secret_is_not_in_configuration_errors(fields: dict[str, Any]) -> None:
+    error = refused(**fields)
+    assert CLIENT_SECRET not in str(error)
+    assert CLIENT_SECRET not in repr(error)
+
+
+@pytest.mark.parametrize("source", ["keyword", "environment"])
+def test_an_empty_client_secret_is_not_used_as_a_key(
+    monkeypatch: pytest.MonkeyPatch, source: str
+) -> None:
+    # `COGNITO_CLIENT_SECRET=` in a compose file must not turn on an HMAC with an empty key:
+    # refused, or taken as no secret.
+    monkeypatch.setenv("COGNITO_CLIENT_SECRET", "")
+    try:
+        settings = make() if source == "environment" else make(client_secret="")
+    except ConfigurationError:
+        return
+    assert settings.client_secret is None
+
+
+def test_auth_flow_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COGNITO_USER_POOL_ID", POOL_ID)
+    monkeypatch.setenv("COGNITO_CLIENT_IDS", CLIENT)
+    monkeypatch.setenv("COGNITO_CLIENT_SECRET", CLIENT_SECRET)
+    monkeypatch.setenv("COGNITO_IDP_ENDPOINT", "http://cognito.local:9229/")
+    monkeypatch.setenv("COGNITO_ALLOW_INSECURE_IDP_ENDPOINT", "true")
+    settings = CognitoSettings()
+    assert settings.client_secret is not None
+    assert settings.client_secret.get_secret_value() == CLIENT_SECRET
+    assert settings.resolved_idp_endpoint == "http://cognito.local:9229/"
+    assert settings.allow_insecure_idp_endpoint is True
+
+
+@pytest.mark.parametrize(
+    ("name", "raw"),
+    [
+        pytest.param("COGNITO_IDP_ENDPOINT", f"http://{SECRET}.example/", id="endpoint-http"),
+        pytest.param("COGNITO_IDP_ENDPOINT", f"https://x.test/?k={SECRET}", id="endpoint-query"),
+        pytest.param("COGNITO_ALLOW_INSECURE_IDP_ENDPOINT", SECRET, id="allow-insecure-junk"),
+    ],
+)
+def test_invalid_auth_flow_environment(
+    monkeypatch: pytest.MonkeyPatch, name: str, raw: str
+) -> None:
+    monkeypatch.setenv("COGNITO_USER_POOL_ID", POOL_ID)
+    monkeypatch.setenv("COGNITO_CLIENT_IDS", CLIENT)
+    monkeypatch.setenv("COGNITO_CLIENT_SECRET", CLIENT_SECRET)
+    monkeypatch.setenv(name, raw)
+    with pytest.raises(ConfigurationError) as info:
+        CognitoSettings()
+    assert SECRET not in str(info.value)
+    assert CLIENT_SECRET not in str(info.value)

@@ -72,6 +72,9 @@ class CognitoAuthClient:
             client_id = self.settings.client_ids[0]
         elif client_id not in self.settings.client_ids:
             raise ConfigurationError("client_id must be one of the settings' client_ids")
+        elif self.settings.client_secret is not None and client_id != self.settings.client_ids[0]:
+            # The secret belongs to the first app client; hashing with it for another fails.
+            raise ConfigurationError("client_secret belongs to the first of client_ids")
         if http_client is not None and transport is not None:
             raise ConfigurationError("pass either http_client or transport, not both")
         self.endpoint = endpoint

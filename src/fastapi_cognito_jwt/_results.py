@@ -41,7 +41,10 @@ class AuthChallenge(_Result):
 
     name: str = Field(validation_alias="ChallengeName", min_length=1)
     session: str = Field(validation_alias="Session", min_length=1, repr=False)
-    parameters: dict[str, str] = Field(default_factory=dict, validation_alias="ChallengeParameters")
+    # Parameters can hold the real username and the user's attributes: kept out of repr().
+    parameters: dict[str, str] = Field(
+        default_factory=dict, validation_alias="ChallengeParameters", repr=False
+    )
     username: str = Field(repr=False)
 
 
