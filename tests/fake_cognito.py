@@ -161,10 +161,25 @@ QUOTABLE: dict[str, list[str]] = {
 Reply = Callable[[], httpx.Response]
 
 
+JSON_TYPE = {"Content-Type": "application/x-amz-json-1.1"}
+
+
+def reply(
+    status: int = 200,
+    document: Any = None,
+    *,
+    content: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    """A streamed reply, not yet read, as a real transport returns it."""
+    if content is None:
+        content = b"" if document is None else json.dumps(document).encode()
+    return httpx.Response(status, headers=headers or JSON_TYPE, stream=httpx.ByteStream(content))
+
+
 def respond(status: int, content: bytes, headers: dict[str, str] | None = None) -> httpx.Response:
     """A reply that streams its body, as a real transport's does."""
-    headers = {"Content-Type": "application/x-amz-json-1.1", **(headers or {})}
-    return httpx.Response(status, headers=headers, stream=httpx.ByteStream(content))
+    return reply(status, content=content, headers={**JSON_TYPE, **(headers or {})})
 
 
 def error(code: str, message: str = "Cognito says no", status: int = 400) -> Reply:

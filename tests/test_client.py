@@ -35,6 +35,7 @@ from fastapi_cognito_jwt import (
     NotAuthorizedError,
     SignUpResult,
 )
+from tests.fake_cognito import reply
 
 pytestmark = pytest.mark.anyio
 
@@ -70,7 +71,6 @@ DELIVERY_DUMP = {"destination": "a***@e***", "delivery_medium": "EMAIL", "attrib
 CHALLENGE = AuthChallenge.model_validate(
     {"ChallengeName": "NEW_PASSWORD_REQUIRED", "Session": SESSION, "username": USERNAME}
 )
-JSON_TYPE = {"Content-Type": "application/x-amz-json-1.1"}
 
 
 def make(**fields: Any) -> CognitoSettings:
@@ -81,19 +81,6 @@ def make(**fields: Any) -> CognitoSettings:
 def expected_hash(username: str, client_id: str = CLIENT_ID) -> str:
     mac = hmac.new(CLIENT_SECRET.encode(), (username + client_id).encode(), hashlib.sha256)
     return base64.b64encode(mac.digest()).decode()
-
-
-def reply(
-    status: int = 200,
-    document: Any = None,
-    *,
-    content: bytes | None = None,
-    headers: dict[str, str] | None = None,
-) -> httpx.Response:
-    """A streamed reply, not yet read, as a real transport returns it."""
-    if content is None:
-        content = b"" if document is None else json.dumps(document).encode()
-    return httpx.Response(status, headers=headers or JSON_TYPE, stream=httpx.ByteStream(content))
 
 
 class ClosingTransport(httpx.MockTransport):

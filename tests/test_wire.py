@@ -27,6 +27,7 @@ from fastapi_cognito_jwt import (
 )
 from fastapi_cognito_jwt._exceptions import _AUTH_ERRORS
 from fastapi_cognito_jwt._wire import MAX_REPLY_BYTES, call
+from tests.fake_cognito import JSON_TYPE, reply
 
 pytestmark = pytest.mark.anyio
 
@@ -41,23 +42,9 @@ BODY: dict[str, Any] = {
 }
 # Cognito's messages may quote the request: this one does.
 QUOTING = f"Incorrect username or password for {USERNAME}: {PASSWORD}"
-JSON_TYPE = {"Content-Type": "application/x-amz-json-1.1"}
 HTML = b"<html><head><title>502 Bad Gateway</title></head><body>cloudfront</body></html>"
 
 Handler = Callable[[httpx.Request], Awaitable[httpx.Response]]
-
-
-def reply(
-    status: int = 200,
-    document: Any = None,
-    *,
-    content: bytes | None = None,
-    headers: dict[str, str] | None = None,
-) -> httpx.Response:
-    """A streamed reply, not yet read, as a real transport returns it."""
-    if content is None:
-        content = b"" if document is None else json.dumps(document).encode()
-    return httpx.Response(status, headers=headers or JSON_TYPE, stream=httpx.ByteStream(content))
 
 
 class Recorder:

@@ -8,15 +8,14 @@ explicitly and through the environment, so no profile, config file or IMDS is co
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
+from examples.fastcognito.emulator import moto_server as start_moto_server
 from fastapi_cognito_jwt import CognitoSettings
 
 if TYPE_CHECKING:
@@ -43,13 +42,6 @@ _AWS_ENV = {
 _AWS_ENV_REMOVED = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:
     """Start moto's server on a free loopback port; yield its base URL; stop it afterwards."""
@@ -58,13 +50,8 @@ def moto_server() -> Iterator[str]:
             patch.setenv(name, value)
         for name in _AWS_ENV_REMOVED:
             patch.delenv(name, raising=False)
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
-        server.start()
-        try:
-            host, port = server.get_host_and_port()
-            yield f"http://{host}:{port}"
-        finally:
-            server.stop()
+        with start_moto_server() as url:
+            yield url
 
 
 @pytest.fixture(scope="session")
