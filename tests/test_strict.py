@@ -207,6 +207,8 @@ def test_check_canonical_accepts(segment: str) -> None:
         pytest.param(b' \t\r\n{ "a" : 1 } \t\r\n', {"a": 1}, id="json-whitespace"),
         pytest.param('{"é":"ü"}'.encode(), {"é": "ü"}, id="utf-8"),
         pytest.param(b'{"a":"\\u00e9"}', {"a": "é"}, id="escape"),
+        pytest.param(b'{"a":"\\ud83d\\ude00"}', {"a": "\U0001f600"}, id="surrogate-pair"),
+        pytest.param(b'{"a":"\\\\ud800"}', {"a": "\\ud800"}, id="escaped-backslash-u"),
         pytest.param(b'{"a":1e308}', {"a": 1e308}, id="large-float"),
         pytest.param(b'{"a":-1e308}', {"a": -1e308}, id="large-negative-float"),
         pytest.param(b'{"a":1e-400}', {"a": 0.0}, id="underflow"),
@@ -278,6 +280,11 @@ def nested_arrays(depth: int) -> bytes:
         pytest.param(nested_objects(100_000), id="100000-deep-objects"),
         pytest.param(b'{"a":' + b"1" * 5000 + b"}", id="5000-digit-integer"),
         pytest.param(b'{"a":-' + b"1" * 5000 + b"}", id="5000-digit-negative"),
+        pytest.param(b'{"a":"\\ud800x"}', id="lone-high-surrogate"),
+        pytest.param(b'{"a":"\\udc00"}', id="lone-low-surrogate"),
+        pytest.param(b'{"a":"\\ude00\\ud83d"}', id="surrogates-in-wrong-order"),
+        pytest.param(b'{"\\udfff":1}', id="lone-surrogate-in-a-name"),
+        pytest.param(b'{"a":[1,{"b":["\\ud800"]}]}', id="lone-surrogate-nested"),
     ],
 )
 def test_loads_object_rejects(data: bytes) -> None:

@@ -679,3 +679,13 @@ async def test_deeply_nested_claim_is_refused_before_it_can_recurse(pool: LocalU
     ok = json.dumps(payload_for(pool)).encode()[:-1] + b', "x": ' + shallow + b"}"
     claims = await verifier_for(pool).verify(pool.sign(ok), token_use="access")
     assert len(claims.get("x")) == 1
+
+
+@pytest.mark.parametrize("claim", ["x-note", "email", "custom:role"])
+async def test_lone_surrogate_in_a_signed_claim_is_refused(pool: LocalUserPool, claim: str) -> None:
+    # Valid JSON but not I-JSON: a route that returned such a claim could not encode it.
+    raw = json.dumps(payload_for(pool)).encode()[:-1] + f', "{claim}": "\\ud800x"}}'.encode()
+    await rejects(verifier_for(pool), pool.sign(raw), MalformedTokenError)
+    paired = json.dumps(payload_for(pool)).encode()[:-1] + b', "emoji": "\\ud83d\\ude00"}'
+    claims = await verifier_for(pool).verify(pool.sign(paired), token_use="access")
+    assert claims.get("emoji") == "\U0001f600"

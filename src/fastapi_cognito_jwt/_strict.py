@@ -140,8 +140,8 @@ def loads_object(data: bytes) -> dict[str, Any]:
     """Parse UTF-8 JSON whose top level is an object, refusing anything ambiguous.
 
     Duplicate member names, `NaN`/`Infinity`, numbers beyond float range, a byte-order mark,
-    invalid UTF-8, nesting deeper than 32 levels and integers beyond Python's digit limit all
-    raise `ValueError`.
+    invalid UTF-8, lone surrogates, nesting deeper than 32 levels and integers beyond Python's
+    digit limit all raise `ValueError`.
     """
     text = data.decode("utf-8")
     # Counting brackets is cheap; the exact depth is measured only when it could matter. Deep
@@ -159,4 +159,23 @@ def loads_object(data: bytes) -> dict[str, Any]:
         raise ValueError("trailing data after the JSON value")
     if not isinstance(value, dict):
         raise ValueError("JSON value is not an object")
+    # A `\u` escape can spell half a surrogate pair, which is valid JSON but not I-JSON
+    # (RFC 7493) and cannot be encoded again: a route returning such a claim would fail.
+    if "\\u" in text and not _encodable(value):
+        raise ValueError("JSON string with a lone surrogate")
     return value
+
+
+def _encodable(value: Any) -> bool:
+    """Whether every string in `value`, keys included, can be encoded as UTF-8."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_encodable(key) and _encodable(item) for key, item in value.items())
+    if isinstance(value, list):
+        return all(_encodable(item) for item in value)
+    return True
