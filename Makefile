@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck unit bench clean
+.PHONY: install demo test lint typecheck unit bench load fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,14 @@ test: lint typecheck unit
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_verify.py
+
+# 60 s of mixed valid, expired and garbage tokens against the example app under uvicorn.
+load: $(STAMP)
+	$(BIN)/python benchmarks/load.py
+
+# 100 000 fuzzed Authorization headers and tokens through the bearer; prints its counts.
+fuzz: $(STAMP)
+	$(BIN)/python -m fuzz.run
 
 clean:
 	rm -rf $(VENV) .coverage .mypy_cache .pytest_cache .ruff_cache build dist
