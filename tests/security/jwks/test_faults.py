@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import socket
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio
@@ -38,7 +38,6 @@ from tests.security.jwks_server import (
     call_many,
     key_ring,
     make_app,
-    pin_jitter,
     running_server,
     wait_until,
 )
@@ -47,31 +46,6 @@ pytestmark = [pytest.mark.security, pytest.mark.anyio]
 
 TTL = 600.0  # the library's default jwks_ttl
 DEADLINE = 2.0  # http_timeout of the slow-endpoint scenarios: more than the 1 s trickle gap
-
-
-@pytest.fixture
-def server() -> Iterator[JWKSServer]:
-    with running_server() as server:
-        yield server
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-async def transport() -> AsyncIterator[httpx.AsyncHTTPTransport]:
-    """httpx's network transport, as the library's own client builds it (less environment
-    proxies), but built once per test: a client of its own loads the CA bundle per fetch."""
-    transport = httpx.AsyncHTTPTransport()
-    yield transport
-    await transport.aclose()
-
-
-@pytest.fixture(autouse=True)
-def no_jitter(monkeypatch: pytest.MonkeyPatch) -> None:
-    pin_jitter(monkeypatch)  # the backoff windows are then exactly 5, 10, 20... s
 
 
 def fetch_warnings(logs: pytest.LogCaptureFixture) -> list[str]:

@@ -18,7 +18,7 @@ import re
 import ssl
 import tracemalloc
 import zlib
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +43,6 @@ from tests.security.jwks_server import (
     key_ring,
     make_app,
     make_tls,
-    pin_jitter,
-    running_server,
 )
 
 pytestmark = [pytest.mark.security, pytest.mark.anyio]
@@ -52,31 +50,6 @@ pytestmark = [pytest.mark.security, pytest.mark.anyio]
 TTL = 600.0  # the library's default jwks_ttl
 LIMIT = 64 * 1024
 TEN_MIB = 10 * 2**20
-
-
-@pytest.fixture
-def server() -> Iterator[JWKSServer]:
-    with running_server() as server:
-        yield server
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-async def transport() -> AsyncIterator[httpx.AsyncHTTPTransport]:
-    """httpx's network transport, as the library's own client builds it (less environment
-    proxies), but built once per test: a client of its own loads the CA bundle per fetch."""
-    transport = httpx.AsyncHTTPTransport()
-    yield transport
-    await transport.aclose()
-
-
-@pytest.fixture(autouse=True)
-def no_jitter(monkeypatch: pytest.MonkeyPatch) -> None:
-    pin_jitter(monkeypatch)  # every first backoff window is then exactly 5 s
 
 
 def b64url(data: bytes) -> str:
