@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck unit bench load fuzz clean
+.PHONY: install demo test lint typecheck unit bench bench-verify bench-http bench-scale load fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +31,23 @@ unit: $(STAMP)
 
 test: lint typecheck unit
 
-bench: $(STAMP)
+# The floor, this library and three peers in one run; the peers and matplotlib live in a
+# virtualenv of their own, .bench-venv, which benchmarks/compare.py makes on first use.
+bench:
+	$(PYTHON) benchmarks/compare.py
+
+# This library against the RS256 floor alone, judged against its targets (exit 1 if missed).
+bench-verify: $(STAMP)
 	$(BIN)/python benchmarks/bench_verify.py
+
+# The bearer's cost per HTTP request, in-process and over loopback with uvicorn (about 2 min).
+bench-http: $(STAMP)
+	$(BIN)/python benchmarks/http_bench.py
+
+# JWKS fetches at a cold start and under an unknown-kid flood, memory over 100 000 distinct
+# tokens, CPU profiles (about 2 min); `python benchmarks/scale.py --tokens 1000000` for 1M.
+bench-scale: $(STAMP)
+	$(BIN)/python benchmarks/scale.py
 
 # 60 s of mixed valid, expired and garbage tokens against the example app under uvicorn.
 load: $(STAMP)
@@ -43,4 +58,4 @@ fuzz: $(STAMP)
 	$(BIN)/python -m fuzz.run
 
 clean:
-	rm -rf $(VENV) .coverage .mypy_cache .pytest_cache .ruff_cache build dist
+	rm -rf $(VENV) .bench-venv .coverage .mypy_cache .pytest_cache .ruff_cache build dist

@@ -178,7 +178,7 @@ def start_server(
     pool: LocalUserPool, cache_size: int
 ) -> tuple[multiprocessing.process.BaseProcess, Connection, str]:
     """Fork the server on a socket bound here (no race for the port); return it and its URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
