@@ -37,7 +37,7 @@ from fastapi_cognito_jwt import (
     current_username,
     require_groups,
 )
-from fastapi_cognito_jwt._security import http_exception
+from fastapi_cognito_jwt._security import _credentials, http_exception
 from fastapi_cognito_jwt.testing import LocalUserPool
 from tests.answers import (
     BAD_REQUEST,
@@ -561,3 +561,22 @@ def test_http_exception_other_errors_are_503(
     if retry_after is not None:
         assert value == retry_after
     assert SECRET not in str(exc.detail)
+
+
+def test_credentials_are_what_model_construct_builds(pool: LocalUserPool) -> None:
+    # The bearer builds its credentials without pydantic's constructor; they must not differ.
+    claims = pool.credentials(username="alice").claims
+    header = {"alg": "RS256", "kid": pool.signing_kid}
+    fast = _credentials("Bearer", "t.o.k", claims, header)
+    slow = CognitoCredentials.model_construct(
+        scheme="Bearer", credentials="t.o.k", claims=claims, header=header
+    )
+    assert type(fast) is type(slow)
+    assert fast.__dict__ == slow.__dict__
+    assert fast.model_fields_set == slow.model_fields_set
+    assert fast.__pydantic_extra__ == slow.__pydantic_extra__
+    assert fast.__pydantic_private__ == slow.__pydantic_private__
+    assert fast == slow
+    assert repr(fast) == repr(slow)
+    assert fast.model_dump() == slow.model_dump()
+    assert CognitoCredentials.__private_attributes__ == {}  # else __pydantic_private__ matters
