@@ -579,3 +579,21 @@ def test_subclasses_are_always_validated(pool: LocalUserPool) -> None:
 
     claims = build_claims(Plain, pool.access_claims())
     assert type(claims) is Plain
+
+
+def test_claims_of_one_shape_share_a_fields_set_that_nothing_changes(pool: LocalUserPool) -> None:
+    # The fast path shares one fields-set per shape (memory); copies must not write through it.
+    first = build_claims(CognitoClaims, pool.access_claims(username="alice"))
+    second = build_claims(CognitoClaims, pool.access_claims(username="bob"))
+    shared = first.model_fields_set
+    assert second.model_fields_set is shared
+    before = set(shared)
+    updated = first.model_copy(update={"scope": "x"})
+    shallow = copy.copy(first)
+    for other in (updated, shallow):
+        assert other.model_fields_set is not shared
+    assert shared == before
+    assert "scope" in updated.model_fields_set
+    with pytest.raises(ValidationError):
+        first.scope = "y"  # type: ignore[misc]
+    assert shared == before

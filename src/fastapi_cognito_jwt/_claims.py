@@ -196,6 +196,14 @@ def build_claims(claims_model: type[ClaimsT], payload: dict[str, Any]) -> Claims
 
 
 _ALWAYS_SET = ("sub", "iss", "token_use", "exp", "iat", "client_id", "payload")
+_OPTIONAL_SET = ("groups", "auth_time", "jti", "origin_jti", "scope", "username")
+# One fields-set per shape of claims, shared by every token of that shape: a set of its own
+# would cost each cached token about 700 bytes. The model is frozen, and pydantic copies the
+# set before changing it (model_copy), so nothing changes a shared one.
+_FIELDS_SETS = tuple(
+    {*_ALWAYS_SET, *(name for bit, name in enumerate(_OPTIONAL_SET) if shape >> bit & 1)}
+    for shape in range(1 << len(_OPTIONAL_SET))
+)
 _new_claims = CognitoClaims.__new__
 _set_attribute = object.__setattr__
 
@@ -232,7 +240,7 @@ def _build_plain(payload: dict[str, Any], view: MappingProxyType[str, Any]) -> C
         or (scope is not None and type(scope) is not str)
     ):
         return None
-    fields_set = set(_ALWAYS_SET)
+    shape = 0
     if "cognito:groups" in payload:
         raw_groups = payload["cognito:groups"]
         if type(raw_groups) is not list:
@@ -241,14 +249,19 @@ def _build_plain(payload: dict[str, Any], view: MappingProxyType[str, Any]) -> C
             if type(group) is not str:
                 return None
         groups = tuple(raw_groups)
-        fields_set.add("groups")
+        shape = 1
     else:
         groups = ()
-    for field in ("auth_time", "jti", "origin_jti", "scope"):
-        if field in payload:
-            fields_set.add(field)
+    if "auth_time" in payload:
+        shape |= 2
+    if "jti" in payload:
+        shape |= 4
+    if "origin_jti" in payload:
+        shape |= 8
+    if "scope" in payload:
+        shape |= 16
     if "username" in payload or "cognito:username" in payload:
-        fields_set.add("username")
+        shape |= 32
     claims = _new_claims(CognitoClaims)
     # What BaseModel.model_construct does, without its per-field default handling.
     _set_attribute(claims, "__dict__", {
@@ -256,7 +269,7 @@ def _build_plain(payload: dict[str, Any], view: MappingProxyType[str, Any]) -> C
         "auth_time": auth_time, "jti": jti, "origin_jti": origin_jti, "client_id": client_id,
         "username": username, "groups": groups, "scope": scope, "payload": view,
     })  # fmt: skip
-    _set_attribute(claims, "__pydantic_fields_set__", fields_set)
+    _set_attribute(claims, "__pydantic_fields_set__", _FIELDS_SETS[shape])
     _set_attribute(claims, "__pydantic_extra__", None)
     _set_attribute(claims, "__pydantic_private__", None)
     return claims
