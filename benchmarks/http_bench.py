@@ -42,26 +42,27 @@ import importlib.util
 import multiprocessing
 import multiprocessing.process
 import os
-import socket
 import statistics
 import sys
-import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Annotated
 
 import httpx
 import psutil
-import uvicorn
 from fastapi import Depends, FastAPI
 from fastapi.security import HTTPBearer
 from starlette.requests import HTTPConnection
 
 from fastapi_cognito_jwt import CognitoBearer, CognitoCredentials, CognitoVerifier
 from fastapi_cognito_jwt.testing import LocalUserPool
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks import forked_server
 
 # httpcore imports sniffio on every request; where it is not installed, each attempt is a
 # fruitless search of sys.path (see load.py). Say once that it is absent.
@@ -304,11 +305,8 @@ async def in_process(
 # -- loopback (the server in its own process) -------------------------------------------------
 
 
-def _serve(
-    pool: LocalUserPool, sock: socket.socket, lifeline: Connection, parent_end: Connection
-) -> None:
-    """Serve the app on `sock` until `lifeline` says stop or its other end goes away."""
-    parent_end.close()  # the fork copied it; it would keep the lifeline open
+def _build_server_app(pool: LocalUserPool) -> FastAPI:
+    """The measured app, plus a test-only route that starts a fresh verifier."""
     bearer = pool.bearer(token_use="access")
     app = create_app(bearer)
 
@@ -318,56 +316,18 @@ def _serve(
         fresh_verifier(bearer)
         return {"jwks_requests": pool.jwks_requests}
 
-    config = uvicorn.Config(
-        app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=60
-    )
-    server = uvicorn.Server(config)
-
-    def watch() -> None:
-        try:
-            lifeline.recv()
-        except (EOFError, OSError):
-            pass
-        server.should_exit = True
-        time.sleep(10)
-        os._exit(1)  # the graceful shutdown hung
-
-    threading.Thread(target=watch, daemon=True).start()
-    server.run(sockets=[sock])
+    return app
 
 
 def start_server(
     pool: LocalUserPool,
 ) -> tuple[multiprocessing.process.BaseProcess, Connection, str]:
-    """Fork the server on a socket bound here (no race for the port); return it and its URL."""
-    # IPPROTO_TCP spelt out: asyncio sets TCP_NODELAY only on sockets whose proto says TCP, and
-    # accepted sockets inherit the listener's 0. Without it, Nagle's algorithm and delayed ACKs
-    # stall every keep-alive response about 40 ms.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server_end, our_end = multiprocessing.Pipe(duplex=False)
-    context = multiprocessing.get_context("fork")  # the pool's RSA keys cannot be pickled
-    process = context.Process(
-        target=_serve, args=(pool, sock, server_end, our_end), name="bench-server", daemon=True
-    )
-    process.start()
-    sock.close()
-    server_end.close()
-    return process, our_end, f"http://127.0.0.1:{port}"
+    """Fork the server; return it, its lifeline and its URL."""
+    return forked_server.start(lambda: _build_server_app(pool), name="bench-server", keep_alive=60)
 
 
 def stop_server(process: multiprocessing.process.BaseProcess, lifeline: Connection) -> None:
-    try:
-        lifeline.send("stop")
-    except OSError:
-        pass
-    lifeline.close()
-    process.join(15)
-    if process.is_alive():
-        process.kill()
-        process.join(5)
+    forked_server.stop(process, lifeline)
 
 
 async def _wait_ready(

@@ -36,13 +36,10 @@ import base64
 import importlib.util
 import json
 import multiprocessing
-import os
 import random
-import socket
 import ssl
 import statistics
 import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -54,7 +51,7 @@ from typing import Any
 
 import httpx
 import psutil
-import uvicorn
+from fastapi import FastAPI
 
 from fastapi_cognito_jwt import CognitoSettings
 from fastapi_cognito_jwt.testing import LocalUserPool
@@ -67,6 +64,7 @@ if importlib.util.find_spec("sniffio") is None:
 
 # `python benchmarks/load.py` puts benchmarks/ on the path, not the repository root.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks import forked_server
 from examples.protected_api import create_app
 
 KINDS = ("valid_distinct", "valid_hot", "expired", "forged", "garbage", "missing")
@@ -126,17 +124,8 @@ class Tally:
 # -- the server (its own process) -------------------------------------------------------------
 
 
-def _serve(
-    pool: LocalUserPool,
-    sock: socket.socket,
-    cache_size: int,
-    lifeline: Connection,
-    generator_end: Connection,
-) -> None:
-    """Serve the example app on `sock` until `lifeline` says stop or its other end goes away."""
-    # The fork copied the generator's end of the pipe too: close it, or it would keep the
-    # lifeline open after the generator is gone.
-    generator_end.close()
+def _build_app(pool: LocalUserPool, cache_size: int) -> FastAPI:
+    """The example app, plus a test-only route that reports what the verifier holds."""
     auth = pool.bearer(token_use="access", token_cache_size=cache_size)
     app = create_app(auth)
     verifier = auth.verifier
@@ -154,58 +143,18 @@ def _serve(
             "jwks_requests": pool.jwks_requests,
         }
 
-    config = uvicorn.Config(
-        app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=30
-    )
-    server = uvicorn.Server(config)
-
-    def watch() -> None:
-        # The generator says "stop", or dies (EOF): either way, shut down; a killed generator
-        # (e.g. a test timing out) must not leave the server behind.
-        try:
-            lifeline.recv()
-        except (EOFError, OSError):
-            pass
-        server.should_exit = True
-        time.sleep(10)
-        os._exit(1)  # the graceful shutdown hung
-
-    threading.Thread(target=watch, daemon=True).start()
-    server.run(sockets=[sock])
+    return app
 
 
 def start_server(
     pool: LocalUserPool, cache_size: int
 ) -> tuple[multiprocessing.process.BaseProcess, Connection, str]:
-    """Fork the server on a socket bound here (no race for the port); return it and its URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server_end, our_end = multiprocessing.Pipe(duplex=False)
-    context = multiprocessing.get_context("fork")  # the pool's RSA keys cannot be pickled
-    process = context.Process(
-        target=_serve,
-        args=(pool, sock, cache_size, server_end, our_end),
-        name="load-server",
-        daemon=True,
-    )
-    process.start()
-    sock.close()
-    server_end.close()
-    return process, our_end, f"http://127.0.0.1:{port}"
+    """Fork the server; return it, its lifeline and its URL."""
+    return forked_server.start(lambda: _build_app(pool, cache_size), name="load-server")
 
 
 def stop_server(process: multiprocessing.process.BaseProcess, lifeline: Connection) -> None:
-    try:
-        lifeline.send("stop")
-    except OSError:
-        pass
-    lifeline.close()
-    process.join(15)
-    if process.is_alive():
-        process.kill()
-        process.join(5)
+    forked_server.stop(process, lifeline)
 
 
 # -- the tokens (minted before the run) -------------------------------------------------------
