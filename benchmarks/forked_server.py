@@ -7,6 +7,7 @@ spawned): the test kit's RSA keys cannot be pickled, and the app is built after 
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import multiprocessing.process
 import os
@@ -16,10 +17,11 @@ import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 
+import httpx
 import uvicorn
 from fastapi import FastAPI
 
-__all__ = ["start", "stop"]
+__all__ = ["start", "stop", "wait_ready"]
 
 
 def _run(
@@ -93,3 +95,20 @@ def stop(process: multiprocessing.process.BaseProcess, lifeline: Connection) -> 
     if process.is_alive():
         process.kill()
         process.join(5)
+
+
+async def wait_ready(
+    client: httpx.AsyncClient, process: multiprocessing.process.BaseProcess, path: str
+) -> None:
+    """Wait until the server answers 200 on `path`; exit if it dies or takes over 60 s."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if not process.is_alive():
+            raise SystemExit(f"the server exited with status {process.exitcode} while starting")
+        try:
+            if (await client.get(path)).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        await asyncio.sleep(0.05)
+    raise SystemExit("the server did not answer within 60 s")

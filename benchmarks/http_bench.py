@@ -330,22 +330,6 @@ def stop_server(process: multiprocessing.process.BaseProcess, lifeline: Connecti
     forked_server.stop(process, lifeline)
 
 
-async def _wait_ready(
-    client: httpx.AsyncClient, process: multiprocessing.process.BaseProcess
-) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if not process.is_alive():
-            raise SystemExit(f"the server exited with status {process.exitcode} while starting")
-        try:
-            if (await client.get("/open")).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        await asyncio.sleep(0.05)
-    raise SystemExit("the server did not answer within 60 s")
-
-
 def _client(base_url: str) -> httpx.AsyncClient:
     # A client (so a connection pool) per worker, as in load.py: one pool with many
     # connections gets slow, and the generator should not be the bottleneck.
@@ -365,7 +349,7 @@ async def loopback(
                 await stack.enter_async_context(_client(base_url))
                 for _ in range(args.concurrency + 1)
             ]
-            await _wait_ready(control, process)
+            await forked_server.wait_ready(control, process, "/open")
             assert process.pid is not None
             server = psutil.Process(process.pid)
             host, port = base_url.removeprefix("http://").split(":")

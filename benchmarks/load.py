@@ -345,22 +345,6 @@ async def _sample(server: Any, samples: list[Sample], stop: asyncio.Event) -> No
             pass
 
 
-async def _wait_ready(
-    client: httpx.AsyncClient, process: multiprocessing.process.BaseProcess
-) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if not process.is_alive():
-            raise SystemExit(f"the server exited with status {process.exitcode} while starting")
-        try:
-            if (await client.get("/public")).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        await asyncio.sleep(0.05)
-    raise SystemExit("the server did not answer within 60 s")
-
-
 async def _stats(client: httpx.AsyncClient) -> dict[str, int]:
     response = await client.get(STATS_PATH)
     response.raise_for_status()
@@ -384,7 +368,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 await stack.enter_async_context(_client(base_url, tls))
                 for _ in range(args.concurrency + 1)
             ]
-            await _wait_ready(client, process)
+            await forked_server.wait_ready(client, process, "/public")
             # One verified request first, so that the JWKS is fetched before the crowd comes.
             probe = await client.get("/me", headers=_bearer(tokens.hot[0].value))
             if probe.status_code != 200:
