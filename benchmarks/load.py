@@ -135,8 +135,8 @@ def _build_app(pool: LocalUserPool, cache_size: int) -> FastAPI:
     async def stats() -> dict[str, int]:
         cache = verifier._cache
         return {
-            "cache": len(cache) if cache is not None else 0,
-            "cache_max": int(cache.maxsize) if cache is not None else 0,
+            "cache": len(cache),
+            "cache_max": verifier._cache_size,
             "seen": len(verifier._seen),
             "headers_memo": len(verifier._headers),
             "jwks_kids": len(verifier.jwks.kids),

@@ -528,12 +528,16 @@ def _values(value: Any) -> Iterator[Any]:
 
 def entry_parts(entry: tuple[Any, Any]) -> list[tuple[str, list[Any]]]:
     """The objects one cache entry refers to, by role (an object shared by roles: the first)."""
-    (token, token_use, model), (claims, header, key) = entry[0], entry[1]
+    (tail, token_use, model), value = entry
+    token, expires_at, kid, key, verified = value
+    claims, header, _key = verified
     payload = _payload_of(claims)
     return [
-        ("cache key tuple (token, token_use, model)", [entry[0]]),
-        ("token string (the key)", [token]),
-        ("value tuple (claims, header, key)", [entry[1]]),
+        ("cache key tuple (signature tail, token_use, model)", [entry[0]]),
+        ("signature tail string", [tail]),
+        ("token string", [token]),
+        ("entry tuple (token, expiry, kid, key, verification)", [value, expires_at]),
+        ("verification tuple (claims, header, key)", [verified]),
         ("CognitoClaims instance", [claims]),
         ("claims __dict__ (13 fields)", [claims.__dict__]),
         ("claims __pydantic_fields_set__", [claims.__pydantic_fields_set__]),
@@ -545,7 +549,7 @@ def entry_parts(entry: tuple[Any, Any]) -> list[tuple[str, list[Any]]]:
             [v for item in payload.values() for v in _values(item)],
         ),
         ("groups tuple", [claims.groups]),
-        ("token_use, model, header, key", [token_use, model, header, key]),
+        ("token_use, model, kid, header, key", [token_use, model, kid, header, key]),
     ]
 
 
@@ -590,7 +594,7 @@ def trace_entries(pool: LocalUserPool, entries: int, workers: int) -> TraceResul
 
     loop.run_until_complete(verifier.jwks.refresh())
     loop.run_until_complete(verify_twice(warm))  # code paths, memos and the like, not measured
-    verifier._cache.clear()  # type: ignore[union-attr]
+    verifier._cache.clear()
     verifier._seen.clear()
     gc.collect()
     tracemalloc.start(1)
@@ -600,7 +604,7 @@ def trace_entries(pool: LocalUserPool, entries: int, workers: int) -> TraceResul
     after = tracemalloc.take_snapshot()
     tracemalloc.stop()
     cache = verifier._cache
-    assert cache is not None and len(cache) == entries, len(cache or ())
+    assert len(cache) == entries, len(cache)
     ignore = [tracemalloc.Filter(False, tracemalloc.__file__)]
     diff = after.filter_traces(ignore).compare_to(before.filter_traces(ignore), "lineno")
     total = sum(stat.size_diff for stat in diff)
@@ -650,7 +654,6 @@ def memory_run(pool: LocalUserPool, tokens: int, workers: int) -> MemoryResult:
     loop = asyncio.new_event_loop()
     verifier = pool.verifier()
     cache = verifier._cache
-    assert cache is not None
     rejected = 0
 
     async def verify_twice(chunk: Iterable[str]) -> int:
@@ -680,7 +683,7 @@ def memory_run(pool: LocalUserPool, tokens: int, workers: int) -> MemoryResult:
     loop.close()
     return MemoryResult(
         tokens=tokens,
-        cache_max=int(cache.maxsize),
+        cache_max=verifier._cache_size,
         seen_limit=verifier._seen_limit,
         rss_before=rss_before,
         samples=samples,

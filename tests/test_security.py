@@ -8,6 +8,7 @@ challenge, the exact body, and that nothing of the token (nor its kid or claims)
 # No `from __future__ import annotations`: FastAPI reads the route signatures at runtime.
 
 import base64
+import copy
 import hashlib
 import hmac
 import json
@@ -22,7 +23,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from fastapi import APIRouter, Depends, FastAPI, WebSocket
 from fastapi.testclient import TestClient
 from jose.backends.cryptography_backend import CryptographyRSAKey
-from pydantic import Field
+from pydantic import Field, ValidationError
 from starlette.testclient import WebSocketDenialResponse
 
 import fastapi_cognito_jwt as fcj
@@ -398,7 +399,7 @@ def test_each_request_verifies_the_token_once(
 ) -> None:
     auth = pool.bearer(token_use="access", token_cache_size=0)
     calls: list[str] = []
-    original = auth.verifier._verify
+    original = auth.verifier._verify_new
     rsa_verifications: list[bytes] = []
     rsa_verify = cast("Callable[[Any, bytes, bytes], bool]", CryptographyRSAKey.verify)
 
@@ -410,7 +411,7 @@ def test_each_request_verifies_the_token_once(
         rsa_verifications.append(msg)
         return rsa_verify(self, msg, sig)
 
-    monkeypatch.setattr(auth.verifier, "_verify", counting)
+    monkeypatch.setattr(auth.verifier, "_verify_new", counting)
     monkeypatch.setattr(CryptographyRSAKey, "verify", counting_rsa)
     app = FastAPI()
     router = APIRouter(dependencies=[Depends(auth)])
@@ -580,3 +581,17 @@ def test_credentials_are_what_model_construct_builds(pool: LocalUserPool) -> Non
     assert repr(fast) == repr(slow)
     assert fast.model_dump() == slow.model_dump()
     assert CognitoCredentials.__private_attributes__ == {}  # else __pydantic_private__ matters
+
+
+def test_credentials_share_a_fields_set_that_nothing_changes(pool: LocalUserPool) -> None:
+    claims = pool.credentials(username="alice").claims
+    header = {"alg": "RS256", "kid": pool.signing_kid}
+    first = _credentials("Bearer", "t.o.k", claims, header)
+    shared = first.model_fields_set
+    assert _credentials("bearer", "k.o.t", claims, header).model_fields_set is shared
+    before = set(shared)
+    for other in (first.model_copy(update={"scheme": "x"}), copy.copy(first)):
+        assert other.model_fields_set is not shared
+    with pytest.raises(ValidationError):
+        first.scheme = "y"  # type: ignore[misc]
+    assert shared == before

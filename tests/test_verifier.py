@@ -551,6 +551,39 @@ async def test_cache_evicts_least_recent(
     assert len(verify_calls) == 5
 
 
+async def test_a_cache_hit_makes_a_token_most_recent(
+    pool: LocalUserPool, verify_calls: list[bytes]
+) -> None:
+    verifier = verifier_for(pool, token_cache_size=2)
+    first, second, third = (pool.sign(payload_for(pool)) for _ in range(3))
+    for each in (first, first, second, second, first, third, third):  # third evicts second
+        await verifier.verify(each, token_use="access")
+    assert len(verify_calls) == 6
+    await verifier.verify(first, token_use="access")
+    assert len(verify_calls) == 6
+    await verifier.verify(second, token_use="access")
+    assert len(verify_calls) == 7
+
+
+async def test_a_token_sharing_a_cached_signature_is_verified_in_full(
+    pool: LocalUserPool, verify_calls: list[bytes]
+) -> None:
+    """The cache is found by the signature's tail, but serves only the very token it holds."""
+    verifier = verifier_for(pool)
+    token = pool.sign(payload_for(pool))
+    for _ in range(2):
+        await verifier.verify(token, token_use="access")
+    header, _payload, signature = token.split(".")
+    other_user = b64u(compact(payload_for(pool, changes={"username": "mallory"})))
+    other_head = ("B" if signature[0] != "B" else "C") + signature[1:]
+    for forged in (f"{header}.{other_user}.{signature}", f"{header}.{_payload}.{other_head}"):
+        assert forged[-22:] == token[-22:]
+        await rejects(verifier, forged, InvalidSignatureError)
+    assert len(verify_calls) == 4
+    assert (await verifier.verify(token, token_use="access")).username == "alice"
+    assert len(verify_calls) == 4  # the genuine token is still cached
+
+
 async def test_token_use_is_part_of_cache_key(pool: LocalUserPool, token: str) -> None:
     verifier = verifier_for(pool)
     await verifier.verify(token, token_use="access")

@@ -74,7 +74,9 @@ class CognitoCredentials(HTTPAuthorizationCredentials):
     header: Mapping[str, Any]
 
 
-_CREDENTIALS_FIELDS = frozenset({"scheme", "credentials", "claims", "header"})
+# Shared by every instance, as the claims' fields-sets are: the model is frozen, and pydantic
+# copies the set before changing it (model_copy).
+_CREDENTIALS_FIELDS = {"scheme", "credentials", "claims", "header"}
 
 
 def _credentials(
@@ -91,7 +93,7 @@ def _credentials(
         "__dict__",
         {"scheme": scheme, "credentials": token, "claims": claims, "header": header},
     )
-    object.__setattr__(credentials, "__pydantic_fields_set__", set(_CREDENTIALS_FIELDS))
+    object.__setattr__(credentials, "__pydantic_fields_set__", _CREDENTIALS_FIELDS)
     object.__setattr__(credentials, "__pydantic_extra__", None)
     object.__setattr__(credentials, "__pydantic_private__", None)
     return credentials
@@ -174,11 +176,13 @@ class CognitoBearer(HTTPBearer):
             if self.auto_error:
                 raise self.make_not_authenticated_error()
             return None
-        try:
-            claims, header, _key = await self.verifier._verify(
-                token, self.token_use, self.claims_model
-            )
-        except CognitoJWTError as exc:
-            logger.info("Bearer token rejected: %s: %s", type(exc).__name__, exc)
-            raise http_exception(exc) from None
-        return _credentials(scheme, token, claims, header)
+        verifier = self.verifier
+        # The verified-token cache first, without a coroutine: most requests end there.
+        verified = verifier._cached(token, self.token_use, self.claims_model)
+        if verified is None:
+            try:
+                verified = await verifier._verify_new(token, self.token_use, self.claims_model)
+            except CognitoJWTError as exc:
+                logger.info("Bearer token rejected: %s: %s", type(exc).__name__, exc)
+                raise http_exception(exc) from None
+        return _credentials(scheme, token, verified[0], verified[1])

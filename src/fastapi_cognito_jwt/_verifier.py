@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, overload
 
 import httpx
-from cachetools import LRUCache
 from jose.backends.base import Key
 from pydantic import ValidationError
 
@@ -48,13 +48,17 @@ FORBIDDEN_HEADER_PARAMS = frozenset(
 _HEADER_MEMO_SIZE = 32
 
 
-# Admission to the token cache goes by the signature's last 22 characters (about 128 random
-# bits): as good as hashing the whole token for that purpose, and cheaper. The cache is keyed
-# on the whole token, so a collision can only admit a token early.
+# The token cache and its admission go by the signature's last 22 characters (about 128
+# random bits), which are cheaper to hash than the whole token; an entry is used only for
+# the very token it was made for, so another token with the same tail is just a miss.
 _FINGERPRINT_CHARS = 22
-# A verified token as the cache keeps it: claims, JOSE header, and the key that verified it.
+# A verified token's claims, JOSE header, and the key that verified it.
 _Verified = tuple[CognitoClaims, Mapping[str, Any], Key]
+# The signature's tail, the token use and the claims model.
 _CacheKey = tuple[str, str, type[CognitoClaims]]
+# What the cache keeps: the token, when it stops being valid (exp plus leeway), its kid, the
+# key that verified it, and the verification.
+_Entry = tuple[str, float, str, Key, _Verified]
 # A token past `_parse`: signing input, signature, payload bytes, header segment, header.
 _Parsed = tuple[bytes, bytes, bytes, str, Mapping[str, Any]]
 
@@ -99,9 +103,9 @@ class CognitoVerifier:
         self._leeway = self.settings.leeway
         self._max_bytes = self.settings.max_token_bytes
         size = self.settings.token_cache_size
-        self._cache: LRUCache[_CacheKey, _Verified] | None = (
-            LRUCache(maxsize=size) if size else None
-        )
+        # Least recently used first. With size 0 nothing is ever admitted, so nothing is found.
+        self._cache: OrderedDict[_CacheKey, _Entry] = OrderedDict()
+        self._cache_size = size
         self._headers: dict[str, Mapping[str, Any]] = {}
         self._seen: set[int] = set()
         # Bounded like the cache, but roomier: forgetting who was seen only costs a re-check.
@@ -139,43 +143,41 @@ class CognitoVerifier:
             raise ConfigurationError("token_use must be 'access' or 'id'")
         if not isinstance(token, str):
             raise MalformedTokenError("token is not a string")
-        if len(token) > self._max_bytes:
-            raise MalformedTokenError("token exceeds the size limit")
-        fingerprint = hash(token[-_FINGERPRINT_CHARS:])
-        # Only tokens seen before can be in the cache (see `_remember`).
-        if fingerprint in self._seen:
-            cached = self._cached(token, token_use, claims_model)
-            if cached is not None:
-                return cached
-        parsed = self._parse(token)
-        kid = parsed[4]["kid"]
-        key = self.jwks.lookup(kid) or await self.jwks.get_key(kid)
-        verified = self._verify_parsed(parsed, key, token_use, claims_model)
-        self._remember(token, token_use, claims_model, fingerprint, parsed[3], verified)
-        return verified
+        return self._cached(token, token_use, claims_model) or await self._verify_new(
+            token, token_use, claims_model
+        )
 
     def _cached(
         self, token: str, token_use: TokenUse, claims_model: type[CognitoClaims]
     ) -> _Verified | None:
-        """The remembered verification of `token`, if it still holds."""
-        if self._cache is None:
+        """The remembered verification of `token`, if it still holds; no network."""
+        cache_key = (token[-_FINGERPRINT_CHARS:], token_use, claims_model)
+        entry = self._cache.get(cache_key)
+        if entry is None or entry[0] != token:
             return None
-        cache_key = (token, token_use, claims_model)
-        cached = self._cache.get(cache_key)
-        if cached is not None:
-            if self._still_valid(cached):
-                return cached
-            del self._cache[cache_key]
-        return None
-
-    def _still_valid(self, cached: _Verified) -> bool:
-        claims, header, key = cached
         # A remembered token is still re-checked for expiry and for its key having left the
         # JWKS (or the JWKS being due for a refresh, which the full path then performs).
-        return self._clock() < claims.exp + self._leeway and self.jwks.lookup(header["kid"]) is key
+        if self._clock() < entry[1] and self.jwks.lookup(entry[2]) is entry[3]:
+            self._cache.move_to_end(cache_key)
+            return entry[4]
+        del self._cache[cache_key]
+        return None
+
+    async def _verify_new(
+        self, token: str, token_use: TokenUse, claims_model: type[CognitoClaims]
+    ) -> _Verified:
+        """The full path for a token `_cached` does not have: parse, key, signature, claims."""
+        parsed = self._parse(token)
+        kid = parsed[4]["kid"]
+        key = self.jwks.lookup(kid) or await self.jwks.get_key(kid)
+        verified = self._verify_parsed(parsed, key, token_use, claims_model)
+        self._remember(token, token_use, claims_model, kid, parsed[3], verified)
+        return verified
 
     def _parse(self, token: str) -> _Parsed:
         """Check the compact syntax, decode the segments and read the header; no network."""
+        if len(token) > self._max_bytes:
+            raise MalformedTokenError("token exceeds the size limit")
         try:
             compact = token.encode("ascii")
         except UnicodeEncodeError:
@@ -248,11 +250,11 @@ class CognitoVerifier:
         token: str,
         token_use: TokenUse,
         claims_model: type[CognitoClaims],
-        fingerprint: int,
+        kid: str,
         header_segment: str,
         verified: _Verified,
     ) -> None:
-        header = verified[1]
+        claims, header, key = verified
         # Only headers of verified tokens, and only flat ones: a memoised header is shared.
         if (
             header_segment not in self._headers
@@ -260,13 +262,19 @@ class CognitoVerifier:
             and all(isinstance(value, str) for value in header.values())
         ):
             self._headers[header_segment] = header
-        if self._cache is None:
+        if not self._cache_size:
             return
         # Admit a token on its second verification: a token seen once (most traffic of many
         # distinct clients) then costs no memory, and cannot evict the tokens clients resend.
-        # A hash collision only admits a token early; the cache itself is keyed on the token.
+        # A hash collision only admits a token early; an entry serves only its own token.
+        tail = token[-_FINGERPRINT_CHARS:]
+        fingerprint = hash(tail)
         if fingerprint in self._seen:
-            self._cache[token, token_use, claims_model] = verified
+            cache_key = (tail, token_use, claims_model)
+            self._cache[cache_key] = (token, claims.exp + self._leeway, kid, key, verified)
+            self._cache.move_to_end(cache_key)
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
         else:
             if len(self._seen) >= self._seen_limit:
                 self._seen.clear()

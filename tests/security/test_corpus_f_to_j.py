@@ -282,7 +282,7 @@ async def test_j59_the_harness_raises_instead_of_answering_500(
         raise RuntimeError("boom")
 
     app = make_app(jwks).app
-    monkeypatch.setattr(CognitoVerifier, "_verify", crash)
+    monkeypatch.setattr(CognitoVerifier, "_verify_new", crash)
     with pytest.raises(RuntimeError, match="boom"):
         await send(app, "/access", [(b"authorization", b"Bearer " + sign(keys.k1).encode())])
 
