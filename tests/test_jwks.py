@@ -10,7 +10,6 @@ import base64
 import gzip
 import json
 import logging
-import math
 import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -256,10 +255,11 @@ async def test_ttl_expiry_refetches_and_a_removed_kid_is_then_unknown(
 
 
 async def test_rotated_kid_costs_exactly_one_refetch_shared_by_concurrent_requests(
-    pool: LocalUserPool, endpoint: Endpoint, cache: JWKSCache
+    pool: LocalUserPool, endpoint: Endpoint, cache: JWKSCache, clock: FakeClock
 ) -> None:
     old = pool.signing_kid
     await cache.refresh()
+    clock.advance(30)  # past the cooldown that the refresh started
     new = pool.rotate_key()
     results, _ = await run_concurrently(100, lambda _: cache.get_key(new), endpoint)
     assert endpoint.hits == 2
@@ -275,10 +275,15 @@ async def test_unknown_kid_cooldown(
     cache = endpoint.cache(jwks_miss_cooldown=30)
     old = pool.signing_kid
     await cache.refresh()
+    clock.advance(29)
+    with pytest.raises(KeyNotFoundError):  # every fetch starts the cooldown, this one too
+        await cache.get_key("made-up-kid")
+    assert endpoint.hits == 1
+    clock.advance(1)
     with pytest.raises(KeyNotFoundError) as info:
         await cache.get_key("made-up-kid")
     assert "made-up-kid" not in str(info.value)
-    assert endpoint.hits == 2  # one refetch, then the cooldown starts
+    assert endpoint.hits == 2  # one refetch, then the cooldown starts again
     clock.advance(29)
     new = pool.rotate_key()
     with pytest.raises(KeyNotFoundError):
@@ -291,21 +296,37 @@ async def test_unknown_kid_cooldown(
 
 
 async def test_concurrent_unknown_kids_share_one_fetch(
-    endpoint: Endpoint, cache: JWKSCache
+    endpoint: Endpoint, cache: JWKSCache, clock: FakeClock
 ) -> None:
     await cache.refresh()
+    clock.advance(30)
     results, _ = await run_concurrently(100, lambda i: cache.get_key(f"unknown-{i}"), endpoint)
     assert endpoint.hits == 2
     assert all(isinstance(result, KeyNotFoundError) for result in results)
 
 
-async def test_kid_flood_is_bounded_by_the_cooldown(endpoint: Endpoint, clock: FakeClock) -> None:
-    cache = endpoint.cache(jwks_miss_cooldown=30)
-    for second in range(120):  # a made-up kid every second, from a cold start
+@pytest.mark.parametrize("head_start", [None, 0, 1, 29, 599])
+async def test_kid_flood_makes_at_most_two_fetches_in_any_minute(
+    pool: LocalUserPool, endpoint: Endpoint, clock: FakeClock, head_start: int | None
+) -> None:
+    """A made-up kid every second, from a cold start or `head_start` s after a refresh."""
+    cache = endpoint.cache(jwks_miss_cooldown=30, jwks_ttl=600)
+    if head_start is not None:
+        await cache.refresh()
+        clock.advance(head_start)
+    start = clock.now
+    for second in range(600):
         with pytest.raises(KeyNotFoundError):
             await cache.get_key(f"flood-{second}")
+        assert await cache.get_key(pool.signing_kid) is not None  # known kids never wait
         clock.advance(1)
-    assert endpoint.hits <= 1 + math.ceil(120 / 30)
+    fetches = endpoint.hit_times
+    assert all(later - earlier >= 30 for earlier, later in pairwise(fetches))
+    assert all(
+        sum(1 for at in fetches if minute <= at < minute + 60) <= 2
+        for minute in range(int(start) - 60, int(clock.now))
+    )
+    assert len([at for at in fetches if at >= start]) >= 600 // 30 - 1  # refetches do happen
 
 
 # -- outages: stale-on-error, cold cache, backoff (W1, W2) ---------------------------------
@@ -1020,9 +1041,10 @@ async def test_known_kids_do_not_wait_for_a_due_refresh(
 
 
 async def test_a_caller_cancelled_mid_fetch_does_not_abort_the_fetch(
-    pool: LocalUserPool, endpoint: Endpoint, cache: JWKSCache
+    pool: LocalUserPool, endpoint: Endpoint, cache: JWKSCache, clock: FakeClock
 ) -> None:
     await cache.refresh()
+    clock.advance(30)
     rotated = pool.rotate_key()
     endpoint.gate = anyio.Event()
     scope = anyio.CancelScope()
@@ -1040,7 +1062,7 @@ async def test_a_caller_cancelled_mid_fetch_does_not_abort_the_fetch(
         endpoint.gate.set()
     assert endpoint.hits == 2
     assert cache.lookup(rotated) is not None  # the fetch finished for everyone else
-    with pytest.raises(KeyNotFoundError):  # and, as a miss, it started the cooldown
+    with pytest.raises(KeyNotFoundError):  # and it started the cooldown
         await cache.get_key("made-up")
     assert endpoint.hits == 2
 
@@ -1049,6 +1071,7 @@ async def test_callers_queued_behind_a_miss_fetch_never_fetch_again(
     endpoint: Endpoint, cache: JWKSCache, clock: FakeClock
 ) -> None:
     await cache.refresh()
+    clock.advance(30)
     endpoint.gate = anyio.Event()
     refused: list[str] = []
 

@@ -51,10 +51,10 @@ class JWKSCache:
     Nothing is fetched at construction. The first verification (or `await cache.refresh()`,
     e.g. in an app lifespan) fetches the keys. After `jwks_ttl` the next caller refreshes them
     while the others keep using the keys they know. A `kid` that is not in the set triggers one
-    refetch, then a cooldown during which unknown kids are refused without fetching; known kids
-    never wait on it. Concurrent callers share a single fetch. When a refresh fails the
-    previous keys stay in use for up to `jwks_max_stale`, and further attempts back off. One
-    cache can serve several verifiers.
+    refetch, unless the last fetch is younger than the cooldown: then unknown kids are refused
+    without fetching; known kids never wait on it. Concurrent callers share a single fetch.
+    When a refresh fails the previous keys stay in use for up to `jwks_max_stale`, and further
+    attempts back off. One cache can serve several verifiers.
 
     ```python
     cache = JWKSCache(user_pool_id="eu-west-1_AbC123", client_ids=["3n4b5urk1ft4fl3mg5e62d9ado"])
@@ -176,7 +176,11 @@ class JWKSCache:
         return key
 
     async def _fetch_once(self, *, miss: bool) -> bool:
-        """Fetch while others wait on `_fetching`; an unknown-kid fetch starts the cooldown."""
+        """Fetch while others wait on `_fetching`.
+
+        A successful fetch starts the unknown-kid cooldown (in `_fetch`); an unknown-kid fetch
+        starts it even when it fails, so that failures cannot be retried by made-up kids.
+        """
         done = self._fetching = anyio.Event()
         try:
             # Shielded (the deadline still applies): a caller that goes away mid-fetch must not
@@ -203,6 +207,10 @@ class JWKSCache:
             logger.info("JWKS fetched from %s: %d signing keys", self.url, len(keys))
         self._keys = keys
         self._fetched_at = now
+        # A set just fetched is as fresh as an unknown-kid refetch would make it: counting the
+        # cooldown from here keeps a kid flood that starts right after a refresh from adding a
+        # second fetch within the cooldown.
+        self._miss_cooldown_until = now + self._cooldown
         self._failures = 0
         self._retry_at = -math.inf
         return True

@@ -103,7 +103,7 @@ class CognitoSettings(BaseSettings):
     jwks_miss_cooldown: float = Field(
         default=30.0,
         ge=0,
-        description="Seconds after an unknown-kid refetch during which unknown kids are refused.",
+        description="Seconds after a JWKS fetch during which unknown kids are refused unfetched.",
     )
     jwks_max_stale: float = Field(
         default=86400.0,

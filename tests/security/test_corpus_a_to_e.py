@@ -583,17 +583,24 @@ async def test_a8_size_is_checked_before_any_decoding(
 async def test_d27_unknown_kid_refetches_once_per_cooldown(
     keys: Keys, jwks: JWKSMock, warm: bool
 ) -> None:
-    """D27: unknown kids refetch the JWKS once, then not again within the cooldown (30 s)."""
-    app = make_app(jwks).app
+    """D27: unknown kids refetch the JWKS once, then not again within the cooldown (30 s).
+
+    Every fetch starts the cooldown, the first one (warm-up or cold) included.
+    """
+    now = [1000.0]
+    app = make_app(jwks, cache_clock=lambda: now[0]).app
     if warm:
         assert (await send(app, "/access", bearer(sign(keys.k1)))).status_code == 200
         assert jwks.hits() == 1
     forged = sign(keys.kx, {"kid": "nope", "alg": "RS256"})
-    for _ in range(5):
-        response = await send(app, "/access", bearer(forged))
-        assert response.status_code == 401
-    # The first fetch (cold) loads the keys; one more is the single unknown-kid refetch.
-    assert jwks.hits() == 2
+    for advance in (0, 29, 1):
+        now[0] += advance
+        for _ in range(5):
+            response = await send(app, "/access", bearer(forged))
+            assert response.status_code == 401
+        # The first fetch (cold, or the warm-up) loads the keys and starts the cooldown; once
+        # it is over, one more is the single unknown-kid refetch, and starts it again.
+        assert jwks.hits() == (2 if now[0] >= 1030 else 1)
     assert (await send(app, "/access", bearer(sign(keys.k1)))).status_code == 200
     assert jwks.hits() == 2
 
@@ -611,7 +618,8 @@ async def test_d28_kid_flood(keys: Keys, jwks: JWKSMock, warm: bool) -> None:
     200 before it completes (cached keys never wait on the miss path). Cold: concurrent
     callers, valid tokens included, share the initial fetch; at most one miss refetch follows.
     """
-    app = make_app(jwks).app
+    now = [1000.0]
+    app = make_app(jwks, cache_clock=lambda: now[0]).app
     rng = random.Random(28)
     payload = access_claims()
     forged = [sign(keys.kx, {"kid": random_kid(rng), "alg": "RS256"}, payload) for _ in range(1000)]
@@ -622,6 +630,7 @@ async def test_d28_kid_flood(keys: Keys, jwks: JWKSMock, warm: bool) -> None:
     async with asgi_client(app) as client:
         if warm:
             assert (await client.get("/access", headers=bearer(valid[0]))).status_code == 200
+            now[0] += 30  # past the cooldown that the warm-up fetch started
             jwks.gate = anyio.Event()
 
         async def attack(token: str) -> None:

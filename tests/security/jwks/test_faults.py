@@ -168,7 +168,10 @@ async def test_w2_down_after_warm_cache_serves_stale_keys_until_max_stale(
         else:
             server.serve(ring.reply("k1", "k2"))
         clock.advance(20)
-        assert_ok(await call(client, k1))
+        assert_ok(await call(client, k1))  # the recovery fetch starts the unknown-kid cooldown
+        assert_invalid(await call(client, unknown))
+        assert len(transport.attempts) == len(expected) + 1
+        clock.advance(30)
         assert_invalid(await call(client, unknown))  # one unknown-kid refetch, then cooldown
         assert_invalid(await call(client, unknown))
     assert len(transport.attempts) == len(expected) + 2
@@ -322,6 +325,7 @@ async def test_w7_rotation_costs_exactly_one_refetch(
     server.serve(ring.reply("k1"))
     async with app_client(make_app(ring.cache(server.url(), clock, transport=transport))) as client:
         assert_ok(await call(client, ring.token("k1")))
+        clock.advance(30)  # past the unknown-kid cooldown that the first fetch started
         server.serve(ring.reply("k1", "k3"))  # Cognito publishes k3 and starts signing with it
         for response in await call_many(client, [ring.token("k3")] * 100):
             assert_ok(response, "k3")
@@ -337,17 +341,19 @@ async def test_w7_rotation_inside_the_cooldown_is_401_until_it_ends(
     ring = key_ring()
     server.serve(ring.reply("k1"))
     async with app_client(make_app(ring.cache(server.url(), clock, transport=transport))) as client:
-        assert_ok(await call(client, ring.token("k1")))
-        assert_invalid(await call(client, ring.token("kx")))  # a refetch; the cooldown starts
-        assert server.hits() == 2
+        assert_ok(await call(client, ring.token("k1")))  # every fetch starts the cooldown
         server.serve(ring.reply("k1", "k3"))
+        assert_invalid(await call(client, ring.token("k3")))  # refused without a fetch
+        assert server.hits() == 1
         clock.advance(29)  # the default jwks_miss_cooldown is 30 s
         assert_invalid(await call(client, ring.token("k3")))
         assert_ok(await call(client, ring.token("k1")))  # known kids never wait on it
-        assert server.hits() == 2
+        assert server.hits() == 1
         clock.advance(1)
-        assert_ok(await call(client, ring.token("k3")), "k3")
-        assert server.hits() == 3
+        assert_ok(await call(client, ring.token("k3")), "k3")  # one refetch...
+        assert server.hits() == 2
+        assert_invalid(await call(client, ring.token("kx")))  # ...which starts it again
+        assert server.hits() == 2
 
 
 async def test_w8_removed_key_is_refused_after_the_ttl_refresh(
@@ -364,6 +370,9 @@ async def test_w8_removed_key_is_refused_after_the_ttl_refresh(
         assert_invalid(await call(client, ring.token("k1")))  # the TTL refresh dropped it
         assert server.hits() == 2
         assert_ok(await call(client, ring.token("k2")), "k2")
+        assert_invalid(await call(client, ring.token("k1")))  # the refresh started the cooldown
+        assert server.hits() == 2
+        clock.advance(30)
         assert_invalid(await call(client, ring.token("k1")))  # one unknown-kid refetch...
         assert server.hits() == 3
         assert_invalid(await call(client, ring.token("k1")))  # ...then the cooldown
@@ -382,7 +391,7 @@ async def test_w8_forced_refresh_drops_a_removed_key_at_once(
         assert cache.kids == {"k2"}
         assert_invalid(await call(client, ring.token("k1")))
         assert_ok(await call(client, ring.token("k2")), "k2")
-    assert server.hits() == 3  # the first fetch, the refresh, one unknown-kid refetch
+    assert server.hits() == 2  # the first fetch and the refresh, which started the cooldown
 
 
 # -- W12: thundering herd -----------------------------------------------------------------
