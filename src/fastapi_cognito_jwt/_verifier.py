@@ -132,26 +132,27 @@ class CognitoVerifier:
             TokenError: the token is not acceptable (a subclass says why).
             JWKSUnavailableError: no signing key can be had right now.
         """
-        claims, _header, _key = await self._verify(token, token_use, claims_model)
-        return claims
-
-    async def _verify(
-        self, token: str, token_use: TokenUse, claims_model: type[CognitoClaims]
-    ) -> _Verified:
-        """`verify`, returning the verified JOSE header and key too (the bearer needs both)."""
         if token_use not in ("access", "id"):
             raise ConfigurationError("token_use must be 'access' or 'id'")
         if not isinstance(token, str):
             raise MalformedTokenError("token is not a string")
-        return self._cached(token, token_use, claims_model) or await self._verify_new(
+        # The cache, then the full path, called from here: each coroutine level in between
+        # would cost every token measurably.
+        verified = self._cached(token, token_use, claims_model) or await self._verify_new(
             token, token_use, claims_model
         )
+        return verified[0]
 
     def _cached(
         self, token: str, token_use: TokenUse, claims_model: type[CognitoClaims]
     ) -> _Verified | None:
         """The remembered verification of `token`, if it still holds; no network."""
-        cache_key = (token[-_FINGERPRINT_CHARS:], token_use, claims_model)
+        tail = token[-_FINGERPRINT_CHARS:]
+        # Only tokens seen before can be in the cache (see `_remember`): most one-off tokens
+        # stop here.
+        if hash(tail) not in self._seen:
+            return None
+        cache_key = (tail, token_use, claims_model)
         entry = self._cache.get(cache_key)
         if entry is None or entry[0] != token:
             return None
