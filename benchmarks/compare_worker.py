@@ -41,7 +41,7 @@ from fastapi_cognito_jwt.testing import LocalUserPool
 
 # `python benchmarks/compare_worker.py` puts benchmarks/ on the path, not the repository root.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks.bench_verify import _floor, _timed
+from benchmarks.bench_verify import DISTINCT_TARGET, REPEATED_TARGET, _floor, _timed
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CHART = ROOT / "docs" / "img" / "verify-benchmark.png"
@@ -351,6 +351,17 @@ def report(
             f"{label:<28} {release:<8} {distinct.median_time():>18.1f}"
             f" {distinct.median_ratio():>8.2f} {repeated.median_time():>18.1f}"
             f" {repeated.median_ratio():>8.2f}"
+        )
+    print()
+    ours = contenders[0].name
+    for mode, target in (("distinct", DISTINCT_TARGET), ("repeated", REPEATED_TARGET)):
+        ratios = figures[(ours, mode)].ratios
+        ratio = statistics.median(ratios)
+        print(
+            f"{ours}, {mode} tokens: {ratio:.3f}x floor, target <= {target}x: "
+            f"{'met' if ratio <= target else 'NOT met'} (quartiles "
+            + "-".join(f"{q:.3f}" for q in statistics.quantiles(ratios, n=4)[::2])
+            + ")"
         )
     print()
     kinds = list(next(iter(verdicts.values())))

@@ -208,7 +208,7 @@ async def test_leeway(
 async def test_valid_access_token(pool: LocalUserPool) -> None:
     payload = payload_for(pool, changes={"cognito:groups": ["users"], "scope": "openid api/read"})
     verifier = verifier_for(pool)
-    claims, header, _ = await verifier._verify_new(pool.sign(payload), "access", CognitoClaims)
+    claims, header, _ = await verifier._verify_fetching(pool.sign(payload), "access", CognitoClaims)
     assert type(claims) is CognitoClaims
     assert dict(header) == {"kid": KID, "alg": "RS256"}
     assert (claims.sub, claims.iss, claims.token_use) == (payload["sub"], ISS, "access")
@@ -323,7 +323,7 @@ async def test_claims_and_header_are_immutable(pool: LocalUserPool) -> None:
     token = pool.sign(payload_for(pool, changes={"cognito:groups": ["users"]}))
     verifier = verifier_for(pool)
     await verifier.verify(token, token_use="access")
-    claims, header, _ = await verifier._verify_new(token, "access", CognitoClaims)
+    claims, header, _ = await verifier._verify_fetching(token, "access", CognitoClaims)
     with pytest.raises(ValidationError):
         claims.username = "mallory"  # type: ignore[misc]
     with pytest.raises(TypeError):

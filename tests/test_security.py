@@ -399,19 +399,19 @@ def test_each_request_verifies_the_token_once(
 ) -> None:
     auth = pool.bearer(token_use="access", token_cache_size=0)
     calls: list[str] = []
-    original = auth.verifier._verify_new
+    original = auth.verifier._verify_now
     rsa_verifications: list[bytes] = []
     rsa_verify = cast("Callable[[Any, bytes, bytes], bool]", CryptographyRSAKey.verify)
 
-    async def counting(token: str, *args: Any) -> Any:
+    def counting(token: str, *args: Any) -> Any:
         calls.append(token)
-        return await original(token, *args)
+        return original(token, *args)
 
     def counting_rsa(self: CryptographyRSAKey, msg: bytes, sig: bytes) -> bool:
         rsa_verifications.append(msg)
         return rsa_verify(self, msg, sig)
 
-    monkeypatch.setattr(auth.verifier, "_verify_new", counting)
+    monkeypatch.setattr(auth.verifier, "_verify_now", counting)
     monkeypatch.setattr(CryptographyRSAKey, "verify", counting_rsa)
     app = FastAPI()
     router = APIRouter(dependencies=[Depends(auth)])

@@ -302,7 +302,7 @@ async def test_alg_none_unsigned(pool: LocalUserPool, signature: str) -> None:
 
 async def test_accepted_header_shapes(pool: LocalUserPool) -> None:
     typ = pool.sign(payload_for(pool), header={"kid": KID, "alg": "RS256", "typ": "JWT"})
-    _, header, _ = await verifier_for(pool)._verify_new(typ, "access", CognitoClaims)
+    _, header, _ = await verifier_for(pool)._verify_fetching(typ, "access", CognitoClaims)
     assert dict(header) == {"kid": KID, "alg": "RS256", "typ": "JWT"}
     base = len(compact({"kid": KID, "alg": "RS256", "pad": ""}))
     at_cap = {"kid": KID, "alg": "RS256", "pad": "A" * (1024 - base)}

@@ -177,12 +177,12 @@ class CognitoBearer(HTTPBearer):
                 raise self.make_not_authenticated_error()
             return None
         verifier = self.verifier
-        # The verified-token cache first, without a coroutine: most requests end there.
-        verified = verifier._cached(token, self.token_use, self.claims_model)
-        if verified is None:
-            try:
-                verified = await verifier._verify_new(token, self.token_use, self.claims_model)
-            except CognitoJWTError as exc:
-                logger.info("Bearer token rejected: %s: %s", type(exc).__name__, exc)
-                raise http_exception(exc) from None
+        try:
+            # As `verify` does: a coroutine only when the JWKS must be fetched.
+            verified = verifier._verify_now(
+                token, self.token_use, self.claims_model
+            ) or await verifier._verify_fetching(token, self.token_use, self.claims_model)
+        except CognitoJWTError as exc:
+            logger.info("Bearer token rejected: %s: %s", type(exc).__name__, exc)
+            raise http_exception(exc) from None
         return _credentials(scheme, token, verified[0], verified[1])

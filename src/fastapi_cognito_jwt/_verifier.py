@@ -136,44 +136,46 @@ class CognitoVerifier:
             raise ConfigurationError("token_use must be 'access' or 'id'")
         if not isinstance(token, str):
             raise MalformedTokenError("token is not a string")
-        # The cache, then the full path, called from here: each coroutine level in between
-        # would cost every token measurably.
-        verified = self._cached(token, token_use, claims_model) or await self._verify_new(
+        # No coroutine on the way unless a fetch is needed: one per token costs measurably.
+        verified = self._verify_now(token, token_use, claims_model) or await self._verify_fetching(
             token, token_use, claims_model
         )
         return verified[0]
 
-    def _cached(
+    def _verify_now(
         self, token: str, token_use: TokenUse, claims_model: type[CognitoClaims]
     ) -> _Verified | None:
-        """The remembered verification of `token`, if it still holds; no network."""
-        tail = token[-_FINGERPRINT_CHARS:]
-        # Only tokens seen before can be in the cache (see `_remember`): most one-off tokens
-        # stop here.
-        if hash(tail) not in self._seen:
-            return None
-        cache_key = (tail, token_use, claims_model)
-        entry = self._cache.get(cache_key)
-        if entry is None or entry[0] != token:
-            return None
-        # A remembered token is still re-checked for expiry and for its key having left the
-        # JWKS (or the JWKS being due for a refresh, which the full path then performs).
-        if self._clock() < entry[1] and self.jwks.lookup(entry[2]) is entry[3]:
-            self._cache.move_to_end(cache_key)
-            return entry[4]
-        del self._cache[cache_key]
-        return None
+        """Verify `token` without network: from the cache, or in full with a key at hand.
 
-    async def _verify_new(
+        Returns None when the JWKS must be fetched first (`_verify_fetching`); raises a
+        `TokenError` for a bad token.
+        """
+        tail = token[-_FINGERPRINT_CHARS:]
+        # Only tokens seen before can be in the cache (see `_remember`): one-off tokens skip it.
+        if hash(tail) in self._seen:
+            cache_key = (tail, token_use, claims_model)
+            entry = self._cache.get(cache_key)
+            if entry is not None and entry[0] == token:
+                # A remembered token is still re-checked for expiry and for its key having
+                # left the JWKS (or the JWKS being due for a refresh, which the full path then
+                # performs).
+                if self._clock() < entry[1] and self.jwks.lookup(entry[2]) is entry[3]:
+                    self._cache.move_to_end(cache_key)
+                    return entry[4]
+                del self._cache[cache_key]
+        parsed = self._parse(token)
+        key = self.jwks.lookup(parsed[4]["kid"])
+        if key is None:
+            return None
+        return self._verify_parsed(token, parsed, key, token_use, claims_model)
+
+    async def _verify_fetching(
         self, token: str, token_use: TokenUse, claims_model: type[CognitoClaims]
     ) -> _Verified:
-        """The full path for a token `_cached` does not have: parse, key, signature, claims."""
+        """The full path when the token's key must be fetched, or a fetch waited for."""
         parsed = self._parse(token)
-        kid = parsed[4]["kid"]
-        key = self.jwks.lookup(kid) or await self.jwks.get_key(kid)
-        verified = self._verify_parsed(parsed, key, token_use, claims_model)
-        self._remember(token, token_use, claims_model, kid, parsed[3], verified)
-        return verified
+        key = await self.jwks.get_key(parsed[4]["kid"])
+        return self._verify_parsed(token, parsed, key, token_use, claims_model)
 
     def _parse(self, token: str) -> _Parsed:
         """Check the compact syntax, decode the segments and read the header; no network."""
@@ -211,12 +213,13 @@ class CognitoVerifier:
 
     def _verify_parsed(
         self,
+        token: str,
         parsed: _Parsed,
         key: Key,
         token_use: TokenUse,
         claims_model: type[CognitoClaims],
     ) -> _Verified:
-        """Check the signature, then the claims, of a token that passed `_parse`."""
+        """Check the signature, then the claims, of a token that passed `_parse`; remember it."""
         signing_input, signature, payload_bytes, _header_segment, header = parsed
         try:
             valid = key.verify(signing_input, signature)
@@ -243,15 +246,15 @@ class CognitoVerifier:
                 f"claims do not fit {claims_model.__name__}: {', '.join(fields)}",
                 claim=fields[0] if fields else "",
             ) from None
-
-        return claims, header, key
+        verified = claims, header, key
+        self._remember(token, token_use, claims_model, parsed[3], verified)
+        return verified
 
     def _remember(
         self,
         token: str,
         token_use: TokenUse,
         claims_model: type[CognitoClaims],
-        kid: str,
         header_segment: str,
         verified: _Verified,
     ) -> None:
@@ -272,7 +275,13 @@ class CognitoVerifier:
         fingerprint = hash(tail)
         if fingerprint in self._seen:
             cache_key = (tail, token_use, claims_model)
-            self._cache[cache_key] = (token, claims.exp + self._leeway, kid, key, verified)
+            self._cache[cache_key] = (
+                token,
+                claims.exp + self._leeway,
+                header["kid"],
+                key,
+                verified,
+            )
             self._cache.move_to_end(cache_key)
             if len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)

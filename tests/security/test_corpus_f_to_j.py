@@ -278,11 +278,11 @@ async def test_j59_the_harness_raises_instead_of_answering_500(
 ) -> None:
     """J59: the corpus's transport would raise on a 500, so no case passing means none did."""
 
-    async def crash(*args: Any) -> Any:
+    def crash(*args: Any) -> Any:
         raise RuntimeError("boom")
 
     app = make_app(jwks).app
-    monkeypatch.setattr(CognitoVerifier, "_verify_new", crash)
+    monkeypatch.setattr(CognitoVerifier, "_verify_now", crash)
     with pytest.raises(RuntimeError, match="boom"):
         await send(app, "/access", [(b"authorization", b"Bearer " + sign(keys.k1).encode())])
 
