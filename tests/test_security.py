@@ -22,7 +22,6 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from fastapi import APIRouter, Depends, FastAPI, WebSocket
 from fastapi.testclient import TestClient
-from jose.backends.cryptography_backend import CryptographyRSAKey
 from pydantic import Field, ValidationError
 from starlette.testclient import WebSocketDenialResponse
 
@@ -34,6 +33,7 @@ from fastapi_cognito_jwt import (
     CognitoJWTError,
     CognitoVerifier,
     ConfigurationError,
+    _verifier as verifier_module,
     current_claims,
     current_username,
     require_groups,
@@ -401,18 +401,18 @@ def test_each_request_verifies_the_token_once(
     calls: list[str] = []
     original = auth.verifier._verify_now
     rsa_verifications: list[bytes] = []
-    rsa_verify = cast("Callable[[Any, bytes, bytes], bool]", CryptographyRSAKey.verify)
+    check_signature = verifier_module._check_signature
 
     def counting(token: str, *args: Any) -> Any:
         calls.append(token)
         return original(token, *args)
 
-    def counting_rsa(self: CryptographyRSAKey, msg: bytes, sig: bytes) -> bool:
-        rsa_verifications.append(msg)
-        return rsa_verify(self, msg, sig)
+    def counting_rsa(key: Any, signing_input: bytes, signature: bytes) -> None:
+        rsa_verifications.append(signing_input)
+        check_signature(key, signing_input, signature)
 
     monkeypatch.setattr(auth.verifier, "_verify_now", counting)
-    monkeypatch.setattr(CryptographyRSAKey, "verify", counting_rsa)
+    monkeypatch.setattr(verifier_module, "_check_signature", counting_rsa)
     app = FastAPI()
     router = APIRouter(dependencies=[Depends(auth)])
 

@@ -31,6 +31,7 @@ from fastapi_cognito_jwt import (
     MalformedTokenError,
     TokenError,
     TokenExpiredError,
+    _verifier as verifier_module,
 )
 from fastapi_cognito_jwt.testing import LocalUserPool
 
@@ -109,13 +110,13 @@ def token(pool: LocalUserPool) -> str:
 def verify_calls(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
     """Every RSA signature verification, by signing input."""
     calls: list[bytes] = []
-    original = cast("Callable[[Any, bytes, bytes], bool]", CryptographyRSAKey.verify)
+    original = verifier_module._check_signature
 
-    def counting(self: CryptographyRSAKey, msg: bytes, sig: bytes) -> bool:
-        calls.append(msg)
-        return original(self, msg, sig)
+    def counting(key: Any, signing_input: bytes, signature: bytes) -> None:
+        calls.append(signing_input)
+        original(key, signing_input, signature)
 
-    monkeypatch.setattr(CryptographyRSAKey, "verify", counting)
+    monkeypatch.setattr(verifier_module, "_check_signature", counting)
     return calls
 
 
@@ -684,11 +685,33 @@ async def test_admission_memory_is_bounded(
 async def test_a_crashing_signature_check_is_an_invalid_signature(
     pool: LocalUserPool, token: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def crash(self: CryptographyRSAKey, msg: bytes, sig: bytes) -> bool:
-        raise ValueError("backend trouble")
+    monkeypatch.setattr(verifier_module, "_PKCS1V15", object())  # cryptography raises TypeError
+    error = await rejects(verifier_for(pool), token, InvalidSignatureError)
+    assert str(error) == "signature could not be verified"
+    assert isinstance(error.__cause__, TypeError)
 
-    monkeypatch.setattr(CryptographyRSAKey, "verify", crash)
-    await rejects(verifier_for(pool), token, InvalidSignatureError)
+
+async def test_signature_check_agrees_with_python_jose(pool: LocalUserPool) -> None:
+    """The verifier checks RS256 with cryptography directly; python-jose's Key.verify agrees."""
+    verifier = verifier_for(pool)
+    await verifier.jwks.refresh()
+    key = verifier.jwks.lookup(pool.signing_kid)
+    assert isinstance(key, CryptographyRSAKey)
+    header, payload, signature = pool.access_token().split(".")
+    signing_input, raw = f"{header}.{payload}".encode(), b64d(signature)
+    flipped = bytes([raw[0] ^ 1]) + raw[1:]
+    other = f"{header}.{b64u(compact(payload_for(pool)))}".encode()
+    cases = ((signing_input, raw), (signing_input, flipped), (other, raw))
+    jose_verify = cast("Callable[[bytes, bytes], bool]", key.verify)
+    assert [jose_verify(message, candidate) for message, candidate in cases] == [
+        True,
+        False,
+        False,
+    ]
+    verifier_module._check_signature(key, *cases[0])
+    for message, candidate in cases[1:]:
+        with pytest.raises(InvalidSignatureError, match="^signature does not match$"):
+            verifier_module._check_signature(key, message, candidate)
 
 
 class Preferences(CognitoClaims):

@@ -6,10 +6,14 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, cast, overload
 
 import httpx
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
 from jose.backends.base import Key
+from jose.backends.cryptography_backend import CryptographyRSAKey
 from pydantic import ValidationError
 
 from ._claims import ClaimsT, CognitoClaims, TokenUse, build_claims, check_claims
@@ -46,6 +50,9 @@ FORBIDDEN_HEADER_PARAMS = frozenset(
 # Cognito signs with a handful of headers; remembering the parsed form of the ones that led to
 # a verified token saves work on every request without letting strangers fill memory.
 _HEADER_MEMO_SIZE = 32
+# RS256's padding and hash, made once: python-jose's `Key.verify` makes both anew per call.
+_PKCS1V15 = padding.PKCS1v15()
+_SHA256 = hashes.SHA256()
 
 
 # The token cache and its admission go by the signature's last 22 characters (about 128
@@ -221,12 +228,7 @@ class CognitoVerifier:
     ) -> _Verified:
         """Check the signature, then the claims, of a token that passed `_parse`; remember it."""
         signing_input, signature, payload_bytes, _header_segment, header = parsed
-        try:
-            valid = key.verify(signing_input, signature)
-        except Exception as exc:  # a verify crash is a bad signature, not a 500
-            raise InvalidSignatureError("signature could not be verified") from exc
-        if not valid:
-            raise InvalidSignatureError("signature does not match")
+        _check_signature(key, signing_input, signature)
 
         try:
             payload = loads_object(payload_bytes)
@@ -289,6 +291,22 @@ class CognitoVerifier:
             if len(self._seen) >= self._seen_limit:
                 self._seen.clear()
             self._seen.add(fingerprint)
+
+
+def _check_signature(key: Key, signing_input: bytes, signature: bytes) -> None:
+    """Check an RS256 signature with the `cryptography` public key that python-jose prepared.
+
+    The JWKS cache builds every key with python-jose's `cryptography` backend (the package
+    refuses to import without it). Raises `InvalidSignatureError`.
+    """
+    try:
+        cast("CryptographyRSAKey", key).prepared_key.verify(
+            signature, signing_input, _PKCS1V15, _SHA256
+        )
+    except InvalidSignature:
+        raise InvalidSignatureError("signature does not match") from None
+    except Exception as exc:  # a verify crash is a bad signature, not a 500
+        raise InvalidSignatureError("signature could not be verified") from exc
 
 
 def _parse_header(segment: str) -> Mapping[str, Any]:
