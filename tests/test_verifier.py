@@ -585,33 +585,84 @@ async def test_a_token_sharing_a_cached_signature_is_verified_in_full(
     assert len(verify_calls) == 4  # the genuine token is still cached
 
 
-async def test_token_use_is_part_of_cache_key(pool: LocalUserPool, token: str) -> None:
+async def test_token_use_is_part_of_cache_key(
+    pool: LocalUserPool, token: str, verify_calls: list[bytes]
+) -> None:
     verifier = verifier_for(pool)
-    await verifier.verify(token, token_use="access")
-    await rejects(verifier, token, InvalidTokenUseError, token_use="id")
     id_token = pool.sign(payload_for(pool, "id"))
-    await verifier.verify(id_token, token_use="id")
-    await rejects(verifier, id_token, InvalidTokenUseError, token_use="access")
+    for cached, use, other_use in ((token, "access", "id"), (id_token, "id", "access")):
+        for _ in range(3):  # admitted on the second verification, served on the third
+            await verifier.verify(cached, token_use=cast("Any", use))
+        calls = len(verify_calls)
+        await rejects(verifier, cached, InvalidTokenUseError, token_use=other_use)
+        assert len(verify_calls) == calls + 1  # verified in full, not served from the cache
+    assert len(verify_calls) == 6
 
 
-async def test_claims_model_is_part_of_cache_key(pool: LocalUserPool) -> None:
+async def test_claims_model_is_part_of_cache_key(
+    pool: LocalUserPool, verify_calls: list[bytes]
+) -> None:
     verifier = verifier_for(pool)
     token = pool.sign(payload_for(pool, "id", {"custom:role": "admin"}))
-    assert type(await verifier.verify(token, token_use="id")) is CognitoClaims
-    claims = await verifier.verify(token, token_use="id", claims_model=RoleClaims)
-    assert type(claims) is RoleClaims
+    for _ in range(3):
+        assert type(await verifier.verify(token, token_use="id")) is CognitoClaims
+    assert len(verify_calls) == 2
+    for _ in range(3):
+        claims = await verifier.verify(token, token_use="id", claims_model=RoleClaims)
+        assert type(claims) is RoleClaims and claims.role == "admin"
+    # Verified in full once for the new model, and admitted at once: the token was seen before.
+    assert len(verify_calls) == 3
     plain = pool.sign(payload_for(pool, "id"))
-    await verifier.verify(plain, token_use="id")
+    for _ in range(3):
+        await verifier.verify(plain, token_use="id")
     with pytest.raises(InvalidClaimError):
         await verifier.verify(plain, token_use="id", claims_model=RoleClaims)
 
 
-async def test_non_canonical_twin_of_cached_token(pool: LocalUserPool, token: str) -> None:
+async def test_non_canonical_twins_of_a_cached_token(
+    pool: LocalUserPool, verify_calls: list[bytes]
+) -> None:
+    # A payload segment whose last character carries unused bits: it has twins that decode to
+    # the same bytes and keep the signature, so the cache's lookup key, unchanged.
+    token = next(
+        candidate
+        for candidate in (pool.sign(payload_for(pool, changes={"jti": "x" * n})) for n in range(4))
+        if len(candidate.split(".")[1]) % 4 in (2, 3)
+    )
     verifier = verifier_for(pool)
-    await verifier.verify(token, token_use="access")
+    for _ in range(3):
+        await verifier.verify(token, token_use="access")
+    assert len(verify_calls) == 2
+    header, payload, signature = token.split(".")
+    last = ALPHABET.index(payload[-1])
+    twin = f"{header}.{payload[:-1]}{ALPHABET[last | 1]}.{signature}"
+    assert twin[-22:] == token[-22:] and b64d(twin.split(".")[1]) == b64d(payload)
+    await rejects(verifier, twin, MalformedTokenError)
     last = ALPHABET.index(token[-1])
     await rejects(verifier, token[:-1] + ALPHABET[last | 1], MalformedTokenError)
     await rejects(verifier, token + "==", MalformedTokenError)
+    assert len(verify_calls) == 2
+    await verifier.verify(token, token_use="access")
+    assert len(verify_calls) == 2
+
+
+async def test_a_token_whose_key_must_be_fetched_is_parsed_once(
+    pool: LocalUserPool, token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    verifier = verifier_for(pool)
+    parses: list[str] = []
+    parse = verifier._parse
+
+    def counting(candidate: str) -> Any:
+        parses.append(candidate)
+        return parse(candidate)
+
+    monkeypatch.setattr(verifier, "_parse", counting)
+    await verifier.verify(token, token_use="access")  # a cold JWKS: fetched first
+    assert (parses, pool.jwks_requests) == ([token], 1)
+    unknown = pool.sign(payload_for(pool), header={"kid": "unknown", "alg": "RS256"})
+    await rejects(verifier, unknown, KeyNotFoundError)
+    assert parses == [token, unknown]
 
 
 async def test_expiry_rechecked_on_cache_hit(

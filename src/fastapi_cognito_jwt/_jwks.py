@@ -51,10 +51,11 @@ class JWKSCache:
     Nothing is fetched at construction. The first verification (or `await cache.refresh()`,
     e.g. in an app lifespan) fetches the keys. After `jwks_ttl` the next caller refreshes them
     while the others keep using the keys they know. A `kid` that is not in the set triggers one
-    refetch, unless the last fetch is younger than the cooldown: then unknown kids are refused
-    without fetching; known kids never wait on it. Concurrent callers share a single fetch.
-    When a refresh fails the previous keys stay in use for up to `jwks_max_stale`, and further
-    attempts back off. One cache can serve several verifiers.
+    refetch, unless the last successful fetch (or unknown-kid attempt) is younger than the
+    cooldown: then unknown kids are refused without fetching; known kids never wait on it.
+    Concurrent callers share a single fetch. When a refresh fails the previous keys stay in use
+    for up to `jwks_max_stale`, and further attempts back off. One cache can serve several
+    verifiers.
 
     ```python
     cache = JWKSCache(user_pool_id="eu-west-1_AbC123", client_ids=["3n4b5urk1ft4fl3mg5e62d9ado"])

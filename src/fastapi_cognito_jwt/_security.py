@@ -22,7 +22,7 @@ from ._exceptions import (
     TokenExpiredError,
 )
 from ._settings import CognitoSettings
-from ._verifier import CognitoVerifier
+from ._verifier import CognitoVerifier, _FetchNeeded
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -179,9 +179,11 @@ class CognitoBearer(HTTPBearer):
         verifier = self.verifier
         try:
             # As `verify` does: a coroutine only when the JWKS must be fetched.
-            verified = verifier._verify_now(
-                token, self.token_use, self.claims_model
-            ) or await verifier._verify_fetching(token, self.token_use, self.claims_model)
+            verified = verifier._verify_now(token, self.token_use, self.claims_model)
+            if isinstance(verified, _FetchNeeded):
+                verified = await verifier._verify_fetching(
+                    token, self.token_use, self.claims_model, verified.parsed
+                )
         except CognitoJWTError as exc:
             logger.info("Bearer token rejected: %s: %s", type(exc).__name__, exc)
             raise http_exception(exc) from None

@@ -6,7 +6,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, cast, overload
+from typing import TYPE_CHECKING, Any, NamedTuple, cast, overload
 
 import httpx
 from cryptography.exceptions import InvalidSignature
@@ -68,6 +68,12 @@ _CacheKey = tuple[str, str, type[CognitoClaims]]
 _Entry = tuple[str, float, str, Key, _Verified]
 # A token past `_parse`: signing input, signature, payload bytes, header segment, header.
 _Parsed = tuple[bytes, bytes, bytes, str, Mapping[str, Any]]
+
+
+class _FetchNeeded(NamedTuple):
+    """`_verify_now`'s answer when the token's key must be fetched: the token, parsed."""
+
+    parsed: _Parsed
 
 
 class CognitoVerifier:
@@ -144,24 +150,26 @@ class CognitoVerifier:
         if not isinstance(token, str):
             raise MalformedTokenError("token is not a string")
         # No coroutine on the way unless a fetch is needed: one per token costs measurably.
-        verified = self._verify_now(token, token_use, claims_model) or await self._verify_fetching(
-            token, token_use, claims_model
-        )
-        return verified[0]
+        outcome = self._verify_now(token, token_use, claims_model)
+        if isinstance(outcome, _FetchNeeded):
+            outcome = await self._verify_fetching(token, token_use, claims_model, outcome.parsed)
+        return outcome[0]
 
     def _verify_now(
         self, token: str, token_use: TokenUse, claims_model: type[CognitoClaims]
-    ) -> _Verified | None:
+    ) -> _Verified | _FetchNeeded:
         """Verify `token` without network: from the cache, or in full with a key at hand.
 
-        Returns None when the JWKS must be fetched first (`_verify_fetching`); raises a
-        `TokenError` for a bad token.
+        Returns `_FetchNeeded` (the parsed token, for `_verify_fetching`) when the JWKS must be
+        fetched first; raises a `TokenError` for a bad token.
         """
         tail = token[-_FINGERPRINT_CHARS:]
         # Only tokens seen before can be in the cache (see `_remember`): one-off tokens skip it.
         if hash(tail) in self._seen:
             cache_key = (tail, token_use, claims_model)
             entry = self._cache.get(cache_key)
+            # Reaching this comparison takes the 22 characters (132 bits) of a cached token's
+            # signature, i.e. holding that token; it then only tells whether this is the one.
             if entry is not None and entry[0] == token:
                 # A remembered token is still re-checked for expiry and for its key having
                 # left the JWKS (or the JWKS being due for a refresh, which the full path then
@@ -173,14 +181,22 @@ class CognitoVerifier:
         parsed = self._parse(token)
         key = self.jwks.lookup(parsed[4]["kid"])
         if key is None:
-            return None
+            return _FetchNeeded(parsed)
         return self._verify_parsed(token, parsed, key, token_use, claims_model)
 
     async def _verify_fetching(
-        self, token: str, token_use: TokenUse, claims_model: type[CognitoClaims]
+        self,
+        token: str,
+        token_use: TokenUse,
+        claims_model: type[CognitoClaims],
+        parsed: _Parsed | None = None,
     ) -> _Verified:
-        """The full path when the token's key must be fetched, or a fetch waited for."""
-        parsed = self._parse(token)
+        """The full path when the token's key must be fetched, or a fetch waited for.
+
+        `parsed` is `_FetchNeeded.parsed`: a flood of unknown kids is parsed once, not twice.
+        """
+        if parsed is None:
+            parsed = self._parse(token)
         key = await self.jwks.get_key(parsed[4]["kid"])
         return self._verify_parsed(token, parsed, key, token_use, claims_model)
 
@@ -284,7 +300,6 @@ class CognitoVerifier:
                 key,
                 verified,
             )
-            self._cache.move_to_end(cache_key)
             if len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
         else:
