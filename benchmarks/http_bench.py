@@ -1,12 +1,15 @@
 """HTTP-level cost of `CognitoBearer`: one endpoint, protected and unprotected, paired rounds.
 
-The app has three routes returning the same small body: `/open` (no auth), `/noop` (a
+The app has four routes returning the same small body: `/open` (no auth), `/noop` (a
 security dependency of the bearer's shape that does nothing: what FastAPI's `Depends` costs by
-itself) and `/protected` (a `CognitoBearer` for access tokens of a `LocalUserPool`). All are
-sent the same `Authorization` header. Four kinds of batch are timed:
+itself), `/least` (the least a bearer check could do for a repeated token: one dict lookup on
+the raw header and an expiry check, returning a prebuilt object; a yardstick, not a verifier)
+and `/protected` (a `CognitoBearer` for access tokens of a `LocalUserPool`). All are sent the
+same `Authorization` header. Five kinds of batch are timed:
 
 - open: `/open`;
 - noop: `/noop`;
+- least: `/least` with the repeated token;
 - repeated: `/protected` with one token sent again and again (the verified-token cache);
 - distinct: `/protected` with a pre-minted token per request, none seen before (the full path:
   signature, claims, model).
@@ -69,10 +72,11 @@ from benchmarks import forked_server
 if importlib.util.find_spec("sniffio") is None:
     sys.modules["sniffio"] = None  # type: ignore[assignment]
 
-KINDS = ("open", "noop", "repeated", "distinct")
+KINDS = ("open", "noop", "least", "repeated", "distinct")
 LABELS = {
     "open": "/open",
     "noop": "/noop (no-op bearer)",
+    "least": "/least (least check)",
     "repeated": "/protected repeated",
     "distinct": "/protected distinct",
 }
@@ -91,10 +95,35 @@ class NoopBearer(HTTPBearer):
         return None
 
 
+class LeastCheck(HTTPBearer):
+    """The least a bearer check could do for a token it has seen: look the raw header up in a
+    dict, check the expiry, return the object made the first time (no parsing, no key check).
+
+    A yardstick for what any `Depends`-based check costs at best, not a verifier: a header it
+    has not seen goes to the real bearer, whose answer it then keeps.
+    """
+
+    def __init__(self, bearer: CognitoBearer) -> None:
+        super().__init__(bearerFormat="JWT")
+        self.bearer = bearer
+        self.memo: dict[bytes, tuple[CognitoCredentials, int]] = {}
+
+    async def __call__(self, request: HTTPConnection) -> CognitoCredentials | None:
+        values = [value for name, value in request.scope["headers"] if name == b"authorization"]
+        hit = self.memo.get(values[0]) if len(values) == 1 else None
+        if hit is not None and time.time() < hit[1]:
+            return hit[0]
+        credentials = await self.bearer(request)
+        if credentials is not None and len(values) == 1:
+            self.memo[values[0]] = (credentials, credentials.claims.exp)
+        return credentials
+
+
 def create_app(bearer: CognitoBearer) -> FastAPI:
-    """`/open`, `/noop` and `/protected`: the same route but for the dependency; no docs."""
+    """`/open`, `/noop`, `/least` and `/protected`: one route but for the dependency; no docs."""
     app = FastAPI(openapi_url=None)
     noop = NoopBearer(bearerFormat="JWT")
+    least = LeastCheck(bearer)
 
     @app.get("/open")
     async def open_route() -> dict[str, bool]:
@@ -102,6 +131,12 @@ def create_app(bearer: CognitoBearer) -> FastAPI:
 
     @app.get("/noop")
     async def noop_route(credentials: Annotated[None, Depends(noop)]) -> dict[str, bool]:
+        return {"ok": True}
+
+    @app.get("/least")
+    async def least_route(
+        credentials: Annotated[CognitoCredentials | None, Depends(least)],
+    ) -> dict[str, bool]:
         return {"ok": True}
 
     @app.get("/protected")
@@ -238,6 +273,7 @@ async def _rounds(
     plan = {
         "open": ("/open", repeated_headers),
         "noop": ("/noop", repeated_headers),
+        "least": ("/least", repeated_headers),
         "repeated": ("/protected", repeated_headers),
         "distinct": ("/protected", distinct_headers),
     }
@@ -428,8 +464,8 @@ def _load() -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--mode", choices=("both", "inprocess", "loopback"), default="both")
-    parser.add_argument("--rounds", type=int, default=15, help="in-process rounds")
-    parser.add_argument("--requests", type=int, default=1000, help="in-process requests per batch")
+    parser.add_argument("--rounds", type=int, default=60, help="in-process rounds")
+    parser.add_argument("--requests", type=int, default=500, help="in-process requests per batch")
     parser.add_argument(
         "--inprocess-concurrency", type=int, default=1, help="in-process requests in flight"
     )
