@@ -182,7 +182,7 @@ class CognitoVerifier:
         key = self.jwks.lookup(parsed[4]["kid"])
         if key is None:
             return _FetchNeeded(parsed)
-        return self._verify_parsed(token, parsed, key, token_use, claims_model)
+        return self._verify_parsed(token, tail, parsed, key, token_use, claims_model)
 
     async def _verify_fetching(
         self,
@@ -198,7 +198,8 @@ class CognitoVerifier:
         if parsed is None:
             parsed = self._parse(token)
         key = await self.jwks.get_key(parsed[4]["kid"])
-        return self._verify_parsed(token, parsed, key, token_use, claims_model)
+        tail = token[-_FINGERPRINT_CHARS:]
+        return self._verify_parsed(token, tail, parsed, key, token_use, claims_model)
 
     def _parse(self, token: str) -> _Parsed:
         """Check the compact syntax, decode the segments and read the header; no network."""
@@ -237,12 +238,16 @@ class CognitoVerifier:
     def _verify_parsed(
         self,
         token: str,
+        tail: str,
         parsed: _Parsed,
         key: Key,
         token_use: TokenUse,
         claims_model: type[CognitoClaims],
     ) -> _Verified:
-        """Check the signature, then the claims, of a token that passed `_parse`; remember it."""
+        """Check the signature, then the claims, of a token that passed `_parse`; remember it.
+
+        `tail` is the token's last `_FINGERPRINT_CHARS` characters, as the caller sliced them.
+        """
         signing_input, signature, payload_bytes, _header_segment, header = parsed
         _check_signature(key, signing_input, signature)
 
@@ -265,12 +270,13 @@ class CognitoVerifier:
                 claim=fields[0] if fields else "",
             ) from None
         verified = claims, header, key
-        self._remember(token, token_use, claims_model, parsed[3], verified)
+        self._remember(token, tail, token_use, claims_model, parsed[3], verified)
         return verified
 
     def _remember(
         self,
         token: str,
+        tail: str,
         token_use: TokenUse,
         claims_model: type[CognitoClaims],
         header_segment: str,
@@ -289,8 +295,7 @@ class CognitoVerifier:
         # Admit a token on its second verification: a token seen once (most traffic of many
         # distinct clients) then costs no memory, and cannot evict the tokens clients resend.
         # A hash collision only admits a token early; an entry serves only its own token.
-        tail = token[-_FINGERPRINT_CHARS:]
-        fingerprint = hash(tail)
+        fingerprint = hash(tail)  # computed once already, and kept by the string
         if fingerprint in self._seen:
             cache_key = (tail, token_use, claims_model)
             self._cache[cache_key] = (
