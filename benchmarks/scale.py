@@ -54,23 +54,26 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
-from typing import Annotated, Any
+from typing import Any
 
 import httpx
 import psutil
-from fastapi import Depends, FastAPI
 from jose.backends.base import Key
 
 from fastapi_cognito_jwt import (
     CognitoBearer,
-    CognitoCredentials,
     CognitoSettings,
     CognitoVerifier,
     JWKSCache,
     KeyNotFoundError,
 )
 from fastapi_cognito_jwt.testing import LocalUserPool
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# The app http_bench.py measures: `/open` and `/protected` (and its yardsticks) alike.
+from benchmarks.http_bench import create_app
 
 # httpcore imports sniffio on every request; where it is not installed, each attempt is a
 # fruitless search of sys.path (see load.py). Say once that it is absent.
@@ -197,23 +200,6 @@ class ColdResult:
     seconds: float
 
 
-def _protected_app(bearer: CognitoBearer) -> FastAPI:
-    """`/protected`, as in http_bench.py: a small body behind the bearer."""
-    app = FastAPI(openapi_url=None)
-
-    @app.get("/open")
-    async def open_route() -> dict[str, bool]:
-        return {"ok": True}
-
-    @app.get("/protected")
-    async def protected_route(
-        credentials: Annotated[CognitoCredentials | None, Depends(bearer)],
-    ) -> dict[str, bool]:
-        return {"ok": True}
-
-    return app
-
-
 def _cold_verifier(
     pool: LocalUserPool, delay: float, status: int | None = None
 ) -> tuple[CognitoVerifier, WatchedJWKSCache, CountingTransport]:
@@ -264,7 +250,7 @@ async def cold_start(pool: LocalUserPool, tokens: Sequence[str], delay: float) -
     # As HTTP requests through the app, in-process; and with the JWKS endpoint failing.
     for name, status in (("ASGI app", None), ("ASGI app, JWKS answers 500", 500)):
         verifier, cache, transport = _cold_verifier(pool, delay, status)
-        app = _protected_app(CognitoBearer(token_use="access", verifier=verifier))
+        app = create_app(CognitoBearer(token_use="access", verifier=verifier))
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cold")
         async with client:
 
@@ -809,7 +795,7 @@ def profiles(pool: LocalUserPool, args: argparse.Namespace) -> None:
     )
 
     bearer = CognitoBearer(token_use="access", verifier=verifier)
-    app = _protected_app(bearer)
+    app = create_app(bearer)
     headers = {"Authorization": f"Bearer {repeated}"}
 
     async def requests(path: str, count: int) -> None:
