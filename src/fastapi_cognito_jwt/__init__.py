@@ -1,4 +1,4 @@
-"""Verify AWS Cognito JWTs and protect FastAPI routes.
+"""Verify AWS Cognito JWTs and protect FastAPI routes; run the user-pool auth flows.
 
 ```python
 from fastapi import Depends, FastAPI
@@ -12,21 +12,16 @@ app = FastAPI()
 async def hello(username: str = Depends(current_username(auth))) -> str:
     return f"Hello, {username}"
 ```
+
+Verification lives in `_verification`, the auth flows in `_auth_flows`; both share only the
+settings, the exceptions and the HTTP answer texts. The auth-flow names are imported on first
+use, so an app that only verifies tokens never loads them (nor email-validator).
 """
 
-from ._backend import require_cryptography_backend
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-require_cryptography_backend()
-
-from ._claims import CognitoClaims, TokenUse  # noqa: E402
-from ._client import CognitoAuthClient  # noqa: E402
-from ._dependencies import (  # noqa: E402
-    current_claims,
-    current_username,
-    require_groups,
-    require_scopes,
-)
-from ._exceptions import (  # noqa: E402
+from ._exceptions import (
     AliasExistsError,
     CodeDeliveryFailureError,
     CodeMismatchError,
@@ -60,19 +55,29 @@ from ._exceptions import (  # noqa: E402
     UserNotConfirmedError,
     UserNotFoundError,
 )
-from ._forms import SignUpForm, SignUpRequest  # noqa: E402
-from ._jwks import JWKSCache  # noqa: E402
-from ._results import (  # noqa: E402
-    AuthChallenge,
-    AuthTokens,
-    CodeDelivery,
-    CognitoUser,
-    SignUpResult,
+from ._settings import CognitoSettings
+from ._verification.bearer import CognitoBearer, CognitoCredentials
+from ._verification.claims import CognitoClaims, TokenUse
+from ._verification.dependencies import (
+    current_claims,
+    current_username,
+    require_groups,
+    require_scopes,
 )
-from ._router import auth_router  # noqa: E402
-from ._security import CognitoBearer, CognitoCredentials  # noqa: E402
-from ._settings import CognitoSettings, SettingsFields  # noqa: E402
-from ._verifier import CognitoVerifier  # noqa: E402
+from ._verification.jwks import JWKSCache
+from ._verification.verifier import CognitoVerifier
+
+if TYPE_CHECKING:
+    from ._auth_flows.bodies import SignUpForm, SignUpRequest
+    from ._auth_flows.client import CognitoAuthClient
+    from ._auth_flows.results import (
+        AuthChallenge,
+        AuthTokens,
+        CodeDelivery,
+        CognitoUser,
+        SignUpResult,
+    )
+    from ._auth_flows.router import auth_router
 
 __version__ = "0.1.0"
 
@@ -112,7 +117,6 @@ __all__ = [
     "PasswordResetRequiredError",
     "PermissionDeniedError",
     "RateLimitError",
-    "SettingsFields",
     "SignUpForm",
     "SignUpRequest",
     "SignUpResult",
@@ -133,12 +137,43 @@ __all__ = [
     "require_scopes",
 ]
 
-# Show public names as fastapi_cognito_jwt.X, not fastapi_cognito_jwt._module.X.
-for _name in __all__:
-    _value = globals()[_name]
-    if getattr(_value, "__module__", "").startswith("fastapi_cognito_jwt._"):
+# The auth-flow names, by the module that holds them; loaded on first access.
+_AUTH_FLOWS = {
+    "AuthChallenge": "results",
+    "AuthTokens": "results",
+    "CodeDelivery": "results",
+    "CognitoAuthClient": "client",
+    "CognitoUser": "results",
+    "SignUpForm": "bodies",
+    "SignUpRequest": "bodies",
+    "SignUpResult": "results",
+    "auth_router": "router",
+}
+
+
+def _public(value: Any) -> Any:
+    """Show a public name as fastapi_cognito_jwt.X, not as the private module it lives in."""
+    if getattr(value, "__module__", "").startswith(f"{__name__}._"):
         try:
-            _value.__module__ = __name__
+            value.__module__ = __name__
         except (AttributeError, TypeError):  # pragma: no cover - e.g. typing aliases
             pass
-del _name, _value
+    return value
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _AUTH_FLOWS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = _public(getattr(import_module(f"._auth_flows.{_AUTH_FLOWS[name]}", __name__), name))
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_AUTH_FLOWS})
+
+
+for _name in __all__:
+    if _name not in _AUTH_FLOWS:
+        _public(globals()[_name])
+del _name

@@ -244,29 +244,6 @@ class TooManyFailedAttemptsError(RateLimitError):
     """Raised after too many failed attempts, e.g. wrong codes."""
 
 
-_AUTH_ERRORS: dict[str, type[CognitoAuthError]] = {
-    "UsernameExistsException": UsernameExistsError,
-    "AliasExistsException": AliasExistsError,
-    "CodeMismatchException": CodeMismatchError,
-    "ExpiredCodeException": ExpiredCodeError,
-    "NotAuthorizedException": NotAuthorizedError,
-    "UserNotConfirmedException": UserNotConfirmedError,
-    "UserNotFoundException": UserNotFoundError,
-    "PasswordResetRequiredException": PasswordResetRequiredError,
-    "InvalidPasswordException": InvalidPasswordError,
-    "InvalidParameterException": InvalidParameterError,
-    "CodeDeliveryFailureException": CodeDeliveryFailureError,
-    "LimitExceededException": LimitExceededError,
-    "TooManyRequestsException": TooManyRequestsError,
-    "TooManyFailedAttemptsException": TooManyFailedAttemptsError,
-}
-
-
-def auth_error(code: str, message: str = "") -> CognitoAuthError:
-    """The exception for a Cognito error code: its own class, or `CognitoAuthError`."""
-    return _AUTH_ERRORS.get(code, CognitoAuthError)(code, message)
-
-
 class CognitoServiceError(CognitoJWTError):
     """Raised when Cognito gives no usable answer: HTML, not JSON, or an unexpected shape.
 

@@ -5,17 +5,16 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Annotated, Any, TypedDict
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlsplit
 
-import httpx
+import httpx2
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from ._exceptions import ConfigurationError
 
-__all__ = ["CognitoSettings", "SettingsFields", "resolve_settings"]
+__all__ = ["CognitoSettings", "load_settings"]
 
 # aws-jwt-verify's pool-id grammar: the region is the part before the underscore.
 _POOL_ID = re.compile(r"(?P<region>[a-z]{2}(?:-gov)?-[a-z]+-\d)_[A-Za-z0-9]+")
@@ -52,9 +51,11 @@ def _is_loopback(host: str) -> bool:
 class CognitoSettings(BaseSettings):
     """Where tokens come from and how strictly they are checked.
 
-    Read from keyword arguments or from `COGNITO_*` environment variables (and a `.env`
-    file is not read unless you pass `_env_file`). Everything is validated at construction;
-    a problem raises `ConfigurationError`. Nothing touches the network here.
+    The one way to configure the library: every constructor takes a `CognitoSettings`, and
+    reads one from the environment when given none. Fields come from keyword arguments or
+    from `COGNITO_*` environment variables (a `.env` file is read only if you pass
+    `_env_file`). Everything is validated at construction; a problem raises
+    `ConfigurationError`. Nothing touches the network here.
 
     ```python
     settings = CognitoSettings(
@@ -270,9 +271,9 @@ def _check_url(name: str, value: str, allow_insecure: bool) -> None:
     ):
         raise ValueError(f"{name} must be an http(s) URL with a host and no credentials")
     try:
-        # What httpx will be asked to send to must also be a URL httpx can send to.
-        httpx.URL(value).host.encode("idna")
-    except (httpx.InvalidURL, UnicodeError):
+        # What httpx2 will be asked to send to must also be a URL it can send to.
+        httpx2.URL(value).host.encode("idna")
+    except (httpx2.InvalidURL, UnicodeError):
         raise ValueError(f"{name} is not a valid URL") from None
     if url.scheme == "http" and not _is_loopback(url.hostname) and not allow_insecure:
         raise ValueError(
@@ -290,37 +291,10 @@ def _describe(error: ValidationError) -> str:
     return "invalid Cognito settings: " + "; ".join(problems)
 
 
-class SettingsFields(TypedDict, total=False):
-    """The fields of `CognitoSettings`, accepted as keyword arguments by every constructor."""
-
-    user_pool_id: str
-    client_ids: list[str]
-    region: str | None
-    issuers: list[str] | None
-    jwks_url: str | None
-    allow_insecure_jwks_url: bool
-    leeway: float
-    jwks_ttl: float
-    jwks_miss_cooldown: float
-    jwks_max_stale: float
-    http_timeout: float
-    max_token_bytes: int
-    token_cache_size: int
-    idp_endpoint: str | None
-    allow_insecure_idp_endpoint: bool
-    client_secret: SecretStr | str | None
-
-
-def resolve_settings(
-    settings: CognitoSettings | None, fields: Mapping[str, Any]
-) -> CognitoSettings:
-    """Return `settings`, `CognitoSettings(**fields)`, or `settings` with `fields` overriding."""
-    if settings is not None and not isinstance(settings, CognitoSettings):
+def load_settings(settings: CognitoSettings | None) -> CognitoSettings:
+    """`settings` itself, or `CognitoSettings()` read from the environment when None."""
+    if settings is None:
+        return CognitoSettings()
+    if not isinstance(settings, CognitoSettings):
         raise ConfigurationError("settings must be a CognitoSettings instance")
-    if not fields:
-        return settings if settings is not None else CognitoSettings()
-    unknown = set(fields) - set(CognitoSettings.model_fields)
-    if unknown:
-        raise ConfigurationError(f"unknown settings fields: {', '.join(sorted(unknown))}")
-    base = settings.model_dump(exclude_unset=True) if settings is not None else {}
-    return CognitoSettings(**{**base, **fields})
+    return settings

@@ -24,14 +24,14 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import httpx
+import httpx2
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from ._claims import CognitoClaims, TokenUse
-from ._security import CognitoBearer, CognitoCredentials
 from ._settings import CognitoSettings
-from ._verifier import CognitoVerifier
+from ._verification.bearer import CognitoBearer, CognitoCredentials
+from ._verification.claims import CognitoClaims, TokenUse
+from ._verification.verifier import CognitoVerifier
 
 __all__ = ["LocalUserPool"]
 
@@ -50,7 +50,7 @@ class LocalUserPool:
     """An in-memory Cognito user pool: RSA keys, a JWKS endpoint and a token minter.
 
     `settings()` describes the pool as `CognitoSettings`; `transport()` serves its JWKS at the
-    settings' JWKS URL as an `httpx.MockTransport`; `verifier()` and `bearer()` wire both
+    settings' JWKS URL as an `httpx2.MockTransport`; `verifier()` and `bearer()` wire both
     together. Tokens carry the claims Cognito puts in access, ID and client-credentials tokens;
     any claim can be overridden (or removed with `None`) through `claims`.
 
@@ -130,16 +130,16 @@ class LocalUserPool:
         }
         return CognitoSettings(**{**fields, **overrides})
 
-    def transport(self) -> httpx.MockTransport:
-        """An httpx transport that serves the JWKS at `jwks_url` and 404 elsewhere."""
+    def transport(self) -> httpx2.MockTransport:
+        """An httpx2 transport that serves the JWKS at `jwks_url` and 404 elsewhere."""
 
-        def handle(request: httpx.Request) -> httpx.Response:
+        def handle(request: httpx2.Request) -> httpx2.Response:
             if request.method == "GET" and str(request.url) == self.jwks_url:
                 self.jwks_requests += 1
-                return httpx.Response(200, json=self.jwks())
-            return httpx.Response(404)
+                return httpx2.Response(200, json=self.jwks())
+            return httpx2.Response(404)
 
-        return httpx.MockTransport(handle)
+        return httpx2.MockTransport(handle)
 
     def verifier(self, **overrides: Any) -> CognitoVerifier:
         """A `CognitoVerifier` for this pool, fetching keys through `transport()`."""
@@ -262,7 +262,6 @@ class LocalUserPool:
             scheme="Bearer",
             credentials=self.sign(payload),
             claims=claims_model.model_validate(payload),
-            header={"kid": self.signing_kid, "alg": "RS256"},
         )
 
     def _user_base(

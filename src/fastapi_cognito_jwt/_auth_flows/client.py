@@ -1,4 +1,4 @@
-"""`CognitoAuthClient`: the user-pool auth flows over httpx, without boto3 or AWS credentials."""
+"""`CognitoAuthClient`: the user-pool auth flows over httpx2, without boto3 or AWS credentials."""
 
 from __future__ import annotations
 
@@ -7,22 +7,17 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import anyio
 import anyio.lowlevel
-import httpx
+import httpx2
 from pydantic import BaseModel, ValidationError
 
-from ._exceptions import CognitoServiceError, ConfigurationError
-from ._results import AuthChallenge, AuthTokens, CodeDelivery, CognitoUser, SignUpResult
-from ._settings import CognitoSettings, resolve_settings
-from ._wire import call
-
-if TYPE_CHECKING:
-    from typing_extensions import Self, Unpack
-
-    from ._settings import SettingsFields
+from .._exceptions import CognitoServiceError, ConfigurationError
+from .._settings import CognitoSettings, load_settings
+from .cognito_api import call
+from .results import AuthChallenge, AuthTokens, CodeDelivery, CognitoUser, SignUpResult
 
 __all__ = ["CognitoAuthClient"]
 
@@ -37,7 +32,7 @@ class CognitoAuthClient:
     It uses the first of `client_ids` unless `client_id` names another, and sends
     `SECRET_HASH` when the settings carry a `client_secret`. Every failure is a
     `CognitoAuthError` (Cognito said no) or a `CognitoServiceError` (no usable answer); no
-    httpx exception escapes. Nothing is retried: sign-up and friends are not idempotent.
+    httpx2 exception escapes. Nothing is retried: sign-up and friends are not idempotent.
 
     ```python
     async with CognitoAuthClient(settings) as cognito:
@@ -48,10 +43,11 @@ class CognitoAuthClient:
     ```
 
     Args:
-        settings: a `CognitoSettings`; or pass its fields as keyword arguments.
+        settings: the pool, its app clients and `idp_endpoint`; read from the environment
+            when not given.
         client_id: the app client to act as; one of `client_ids` (default: the first).
-        http_client: an `httpx.AsyncClient` to use as is; it is never closed by this client.
-        transport: an httpx transport for the client this object creates (tests, emulators).
+        http_client: an `httpx2.AsyncClient` to use as is; it is never closed by this client.
+        transport: an httpx2 transport for the client this object creates (tests, emulators).
     """
 
     def __init__(
@@ -60,11 +56,10 @@ class CognitoAuthClient:
         /,
         *,
         client_id: str | None = None,
-        http_client: httpx.AsyncClient | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-        **fields: Unpack[SettingsFields],
+        http_client: httpx2.AsyncClient | None = None,
+        transport: httpx2.AsyncBaseTransport | None = None,
     ) -> None:
-        self.settings = resolve_settings(settings, fields)
+        self.settings = load_settings(settings)
         endpoint = self.settings.resolved_idp_endpoint
         if endpoint is None:
             raise ConfigurationError("auth flows need idp_endpoint, or a region to derive it")
@@ -82,7 +77,7 @@ class CognitoAuthClient:
         self._secret = self.settings.client_secret
         self._http_client = http_client
         self._transport = transport
-        self._owned: httpx.AsyncClient | None = None
+        self._owned: httpx2.AsyncClient | None = None
         self._owned_loop: object = None
 
     async def __aenter__(self) -> Self:
@@ -267,15 +262,15 @@ class CognitoAuthClient:
             parameters = {**parameters, "SECRET_HASH": secret_hash}
         return parameters
 
-    async def _client(self) -> httpx.AsyncClient:
+    async def _client(self) -> httpx2.AsyncClient:
         if self._http_client is not None:
             return self._http_client
-        # An httpx client's pooled connections belong to one event loop; apps and tests that
+        # An httpx2 client's pooled connections belong to one event loop; apps and tests that
         # run several loops get a fresh client rather than a pool from a dead loop.
         # Tokens are new objects on each call; they compare equal for the same loop.
         loop = anyio.lowlevel.current_token()
         if self._owned is None or self._owned_loop != loop:
-            self._owned = httpx.AsyncClient(
+            self._owned = httpx2.AsyncClient(
                 transport=self._transport,
                 timeout=self.settings.http_timeout,
                 follow_redirects=False,

@@ -5,7 +5,7 @@ from collections.abc import Mapping, Sequence
 
 from fastapi import HTTPException
 
-from ._exceptions import (
+from .._exceptions import (
     AliasExistsError,
     CodeDeliveryFailureError,
     CodeMismatchError,
@@ -21,6 +21,11 @@ from ._exceptions import (
     UsernameExistsError,
     UserNotConfirmedError,
     UserNotFoundError,
+)
+from .._http_answers import (
+    BEARER,
+    INVALID_TOKEN as INVALID_TOKEN_ANSWER,
+    INVALID_TOKEN_CHALLENGE,
 )
 
 __all__ = [
@@ -42,7 +47,7 @@ Answer = tuple[int, str]
 
 INCORRECT_CREDENTIALS: Answer = (401, "Incorrect username or password")
 INVALID_CODE: Answer = (400, "Invalid verification code")
-INVALID_TOKEN: Answer = (401, "Invalid token")
+INVALID_TOKEN: Answer = (INVALID_TOKEN_ANSWER.status, INVALID_TOKEN_ANSWER.detail)
 _UNEXPECTED: Answer = (502, "Unexpected answer from the authentication service")
 # Checked in order; the first class the error is an instance of decides the answer.
 _DEFAULT_ANSWERS: tuple[tuple[type[Exception], Answer], ...] = (
@@ -104,7 +109,7 @@ def http_error(
     headers: dict[str, str] = {}
     if status == 401:
         invalid = (status, detail) == INVALID_TOKEN
-        headers["WWW-Authenticate"] = 'Bearer error="invalid_token"' if invalid else "Bearer"
+        headers["WWW-Authenticate"] = INVALID_TOKEN_CHALLENGE if invalid else BEARER
     elif status == 429:
         headers["Retry-After"] = str(RATE_LIMIT_RETRY_AFTER)
     elif status == 503:

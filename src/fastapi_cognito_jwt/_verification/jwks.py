@@ -8,31 +8,20 @@ import random
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
 
 import anyio
-import httpx
-from jose import jwk as jose_jwk
+import httpx2
 from jose.backends.base import Key
 
-from ._exceptions import JWKSUnavailableError, KeyNotFoundError
-from ._settings import CognitoSettings, resolve_settings
-from ._strict import b64url_decode, loads_object
+from .._exceptions import ConfigurationError, JWKSUnavailableError, KeyNotFoundError
+from .._settings import CognitoSettings, load_settings
+from .signing_keys import JWKSFormatError, parse_jwks
 
-if TYPE_CHECKING:
-    from typing_extensions import Unpack
-
-    from ._settings import SettingsFields
-
-__all__ = ["JWKSCache"]
+__all__ = ["MAX_JWKS_BYTES", "JWKSCache"]
 
 logger = logging.getLogger("fastapi_cognito_jwt")
 
 MAX_JWKS_BYTES = 64 * 1024
-MAX_JWKS_KEYS = 16
-MAX_KID_LENGTH = 128
-MIN_RSA_BITS = 2048
-MAX_RSA_BITS = 8192
 # Failed fetches back off exponentially so an outage is not amplified into a request storm.
 BACKOFF_INITIAL = 5.0
 BACKOFF_MAX = 300.0
@@ -42,11 +31,11 @@ _REQUEST_HEADERS = {"Accept": "application/json", "Accept-Encoding": "identity"}
 
 
 class _FetchError(Exception):
-    """A JWKS fetch or parse failure; the message is safe to log."""
+    """A JWKS download that failed; the message is safe to log."""
 
 
 class JWKSCache:
-    """The user pool's RSA signing keys, indexed by `kid`, fetched with httpx.
+    """The user pool's RSA signing keys, indexed by `kid`, fetched with httpx2.
 
     Nothing is fetched at construction. The first verification (or `await cache.refresh()`,
     e.g. in an app lifespan) fetches the keys. After `jwks_ttl` the next caller refreshes them
@@ -58,14 +47,15 @@ class JWKSCache:
     verifiers.
 
     ```python
-    cache = JWKSCache(user_pool_id="eu-west-1_AbC123", client_ids=["3n4b5urk1ft4fl3mg5e62d9ado"])
+    cache = JWKSCache(settings)
     await cache.refresh()
+    verifier = CognitoVerifier(settings, jwks=cache)
     ```
 
     Args:
-        settings: a `CognitoSettings`; or pass its fields as keyword arguments.
-        http_client: an `httpx.AsyncClient` to fetch with; it is used as is and never closed.
-        transport: an httpx transport for the client this cache creates per fetch (tests).
+        settings: the pool; read from the environment when not given.
+        http_client: an `httpx2.AsyncClient` to fetch with; it is used as is and never closed.
+        transport: an httpx2 transport for the client this cache creates per fetch (tests).
         clock: a monotonic clock in seconds, for tests.
     """
 
@@ -74,12 +64,13 @@ class JWKSCache:
         settings: CognitoSettings | None = None,
         /,
         *,
-        http_client: httpx.AsyncClient | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
+        http_client: httpx2.AsyncClient | None = None,
+        transport: httpx2.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.monotonic,
-        **fields: Unpack[SettingsFields],
     ) -> None:
-        self.settings = resolve_settings(settings, fields)
+        self.settings = load_settings(settings)
+        if http_client is not None and transport is not None:
+            raise ConfigurationError("pass either http_client or transport, not both")
         self.url = self.settings.resolved_jwks_url
         self._http_client = http_client
         self._transport = transport
@@ -199,13 +190,15 @@ class JWKSCache:
         try:
             with anyio.fail_after(self.settings.http_timeout):
                 body = await self._download_with_retry()
-            keys = _parse_jwks(body)
+            keys = parse_jwks(body)
         except Exception as exc:  # any failure is a failed fetch, never a crash
             self._record_failure(exc)
             return False
         now = self._clock()
         if set(keys) != set(self._keys):
             logger.info("JWKS fetched from %s: %d signing keys", self.url, len(keys))
+        else:
+            logger.debug("JWKS fetched from %s: the same %d keys", self.url, len(keys))
         self._keys = keys
         self._fetched_at = now
         # A set just fetched is as fresh as an unknown-kid refetch would make it: counting the
@@ -221,19 +214,20 @@ class JWKSCache:
         delay = min(BACKOFF_MAX, BACKOFF_INITIAL * 2 ** (self._failures - 1))
         delay *= random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not cryptography
         self._retry_at = self._clock() + delay
-        reason = str(exc) if isinstance(exc, _FetchError) else type(exc).__name__
+        safe = isinstance(exc, (_FetchError, JWKSFormatError))
+        reason = str(exc) if safe else type(exc).__name__
         logger.warning(
             "JWKS fetch from %s failed (%s); next attempt in %.0f s", self.url, reason, delay
         )
 
     @asynccontextmanager
-    async def _client(self) -> AsyncIterator[httpx.AsyncClient]:
+    async def _client(self) -> AsyncIterator[httpx2.AsyncClient]:
         if self._http_client is not None:
             yield self._http_client
             return
         # A client per fetch: fetches are rare, and a client bound to one event loop would
         # break apps and tests that run several loops over the cache's lifetime.
-        async with httpx.AsyncClient(
+        async with httpx2.AsyncClient(
             transport=self._transport,
             timeout=self.settings.http_timeout,
             follow_redirects=False,
@@ -243,9 +237,9 @@ class JWKSCache:
     async def _download_with_retry(self) -> bytes:
         try:
             return await self._download()
-        except httpx.TransportError as exc:
+        except httpx2.TransportError as exc:
             # One immediate retry for a dropped connection; a timeout has used up the deadline.
-            if isinstance(exc, httpx.TimeoutException):
+            if isinstance(exc, httpx2.TimeoutException):
                 raise
             return await self._download()
 
@@ -270,67 +264,3 @@ class JWKSCache:
                 if len(body) > MAX_JWKS_BYTES:
                     raise _FetchError("response larger than the JWKS size limit")
             return bytes(body)
-
-
-def _parse_jwks(body: bytes) -> dict[str, Key]:
-    try:
-        document = loads_object(body)
-    except ValueError as exc:
-        raise _FetchError("response is not a JSON object") from exc
-    entries = document.get("keys")
-    if not isinstance(entries, list):
-        raise _FetchError("response has no 'keys' list")
-    if len(entries) > MAX_JWKS_KEYS:
-        raise _FetchError(f"response has more than {MAX_JWKS_KEYS} keys")
-    # An ambiguous kid could select either of its keys, even one dropped below: trust none.
-    kids = [entry.get("kid") for entry in entries if isinstance(entry, dict)]
-    ambiguous = {kid for kid in kids if isinstance(kid, str) and kids.count(kid) > 1}
-    keys: dict[str, Key] = {}
-    for position, entry in enumerate(entries):
-        try:
-            kid, key = _parse_jwk(entry)
-        except _FetchError as exc:
-            logger.warning("JWKS key #%d dropped: %s", position, exc)
-            continue
-        if kid in ambiguous:
-            logger.warning("JWKS key #%d dropped: duplicate kid", position)
-            continue
-        keys[kid] = key
-    if not keys:
-        raise _FetchError("response has no usable RS256 signing key")
-    return keys
-
-
-def _parse_jwk(entry: Any) -> tuple[str, Key]:
-    if not isinstance(entry, dict):
-        raise _FetchError("not an object")
-    if entry.get("kty") != "RSA":
-        raise _FetchError("kty is not RSA")
-    if entry.get("alg", "RS256") != "RS256":
-        raise _FetchError("alg is not RS256")
-    if entry.get("use", "sig") != "sig":
-        raise _FetchError("use is not sig")
-    key_ops = entry.get("key_ops")
-    if key_ops is not None and (not isinstance(key_ops, list) or "verify" not in key_ops):
-        raise _FetchError("key_ops does not allow verify")
-    kid = entry.get("kid")
-    if not isinstance(kid, str) or not 0 < len(kid) <= MAX_KID_LENGTH:
-        raise _FetchError("kid is not a string of 1-128 characters")
-    n, e = entry.get("n"), entry.get("e")
-    if not isinstance(n, str) or not isinstance(e, str):
-        raise _FetchError("n or e is not a string")
-    try:
-        modulus = int.from_bytes(b64url_decode(n), "big")
-        exponent = int.from_bytes(b64url_decode(e), "big")
-    except ValueError as exc:
-        raise _FetchError("n or e is not canonical base64url") from exc
-    if not MIN_RSA_BITS <= modulus.bit_length() <= MAX_RSA_BITS:
-        raise _FetchError("modulus size outside 2048-8192 bits")
-    if exponent < 3 or exponent % 2 == 0 or exponent.bit_length() > 32:
-        raise _FetchError("public exponent is not an odd number from 3 to 2**32")
-    try:
-        # Built once per kid and reused for every verification with this key.
-        key = jose_jwk.construct({"kty": "RSA", "n": n, "e": e}, algorithm="RS256")
-    except Exception as exc:  # python-jose raises several unrelated types
-        raise _FetchError("key could not be constructed") from exc
-    return kid, key

@@ -1,4 +1,4 @@
-"""The user-pool JSON API on the wire: one POST per operation, and what its reply means."""
+"""Cognito's user-pool JSON API: one POST per operation, and what its reply means."""
 
 from __future__ import annotations
 
@@ -8,12 +8,30 @@ import re
 from typing import Any
 
 import anyio
-import httpx
+import httpx2
 
-from ._exceptions import CognitoAuthError, CognitoServiceError, CognitoUnreachableError, auth_error
-from ._strict import loads_object
+from .._exceptions import (
+    AliasExistsError,
+    CodeDeliveryFailureError,
+    CodeMismatchError,
+    CognitoAuthError,
+    CognitoServiceError,
+    CognitoUnreachableError,
+    ExpiredCodeError,
+    InvalidParameterError,
+    InvalidPasswordError,
+    LimitExceededError,
+    NotAuthorizedError,
+    PasswordResetRequiredError,
+    TooManyFailedAttemptsError,
+    TooManyRequestsError,
+    UsernameExistsError,
+    UserNotConfirmedError,
+    UserNotFoundError,
+)
+from .._json import loads_object
 
-__all__ = ["MAX_REPLY_BYTES", "call"]
+__all__ = ["MAX_REPLY_BYTES", "auth_error", "call"]
 
 logger = logging.getLogger("fastapi_cognito_jwt")
 
@@ -21,9 +39,31 @@ MAX_REPLY_BYTES = 1024 * 1024
 _TARGET_PREFIX = "AWSCognitoIdentityProviderService."
 _ERROR_CODE = re.compile(r"[A-Za-z][A-Za-z0-9]{0,99}")
 
+_AUTH_ERRORS: dict[str, type[CognitoAuthError]] = {
+    "UsernameExistsException": UsernameExistsError,
+    "AliasExistsException": AliasExistsError,
+    "CodeMismatchException": CodeMismatchError,
+    "ExpiredCodeException": ExpiredCodeError,
+    "NotAuthorizedException": NotAuthorizedError,
+    "UserNotConfirmedException": UserNotConfirmedError,
+    "UserNotFoundException": UserNotFoundError,
+    "PasswordResetRequiredException": PasswordResetRequiredError,
+    "InvalidPasswordException": InvalidPasswordError,
+    "InvalidParameterException": InvalidParameterError,
+    "CodeDeliveryFailureException": CodeDeliveryFailureError,
+    "LimitExceededException": LimitExceededError,
+    "TooManyRequestsException": TooManyRequestsError,
+    "TooManyFailedAttemptsException": TooManyFailedAttemptsError,
+}
+
+
+def auth_error(code: str, message: str = "") -> CognitoAuthError:
+    """The exception for a Cognito error code: its own class, or `CognitoAuthError`."""
+    return _AUTH_ERRORS.get(code, CognitoAuthError)(code, message)
+
 
 async def call(
-    client: httpx.AsyncClient,
+    client: httpx2.AsyncClient,
     endpoint: str,
     operation: str,
     body: dict[str, Any],
@@ -49,17 +89,17 @@ async def call(
                 "POST", endpoint, content=content, headers=headers, follow_redirects=False
             ) as reply:
                 status, data = reply.status_code, await _read(reply)
-    except (TimeoutError, httpx.TimeoutException) as exc:
+    except (TimeoutError, httpx2.TimeoutException) as exc:
         logger.warning("Cognito %s: no answer within %s s", operation, timeout)
         raise CognitoUnreachableError(f"{operation}: Cognito did not answer in time") from exc
-    except httpx.TransportError as exc:
+    except httpx2.TransportError as exc:
         logger.warning("Cognito %s: %s", operation, type(exc).__name__)
         raise CognitoUnreachableError(f"{operation}: Cognito is unreachable") from exc
-    except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, UnicodeError) as exc:
+    except (httpx2.HTTPError, httpx2.InvalidURL, httpx2.StreamError, UnicodeError) as exc:
         logger.warning("Cognito %s: %s", operation, type(exc).__name__)
         raise CognitoServiceError(f"{operation}: the request to Cognito failed") from exc
     except RuntimeError as exc:
-        # httpx raises RuntimeError for a client that was closed (an injected one, say).
+        # httpx2 raises RuntimeError for a client that was closed (an injected one, say).
         logger.warning("Cognito %s: %s", operation, type(exc).__name__)
         raise CognitoServiceError(f"{operation}: the HTTP client cannot send") from exc
     except CognitoServiceError as exc:
@@ -79,7 +119,7 @@ async def call(
     raise error
 
 
-async def _read(reply: httpx.Response) -> bytes:
+async def _read(reply: httpx2.Response) -> bytes:
     """The reply body, refused when compressed or larger than `MAX_REPLY_BYTES`."""
     if reply.headers.get("content-encoding", "identity").lower() != "identity":
         raise CognitoServiceError("Cognito's reply is compressed")
@@ -90,9 +130,9 @@ async def _read(reply: httpx.Response) -> bytes:
             if size > MAX_REPLY_BYTES:
                 raise CognitoServiceError("Cognito's reply is too large")
             chunks.append(chunk)
-    except httpx.StreamConsumed:
+    except httpx2.StreamConsumed:
         # The body was read already: by a response hook, or a transport that hands over
-        # complete responses (httpx.MockTransport). It is in memory; only the cap is left.
+        # complete responses (httpx2.MockTransport). It is in memory; only the cap is left.
         chunks = [reply.content]
         if len(reply.content) > MAX_REPLY_BYTES:
             raise CognitoServiceError("Cognito's reply is too large") from None

@@ -6,30 +6,23 @@ import inspect
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
-from ._client import CognitoAuthClient
-from ._exceptions import (
+from .._exceptions import (
     CognitoAuthError,
     CognitoServiceError,
     ConfigurationError,
     NotAuthorizedError,
     UserNotFoundError,
 )
-from ._flow_answers import (
-    ACCOUNT_STATE,
-    INCORRECT_CREDENTIALS,
-    INVALID_CODE,
-    INVALID_TOKEN,
-    Answer,
-    http_error,
-)
-from ._forms import (
+from .._settings import CognitoSettings
+from .._verification.bearer import CognitoBearer, CognitoCredentials
+from .bodies import (
     ChallengeAnswer,
     ChallengeResponse,
     ChangePasswordRequest,
@@ -45,14 +38,16 @@ from ._forms import (
     TokenResponse,
     UsernameRequest,
 )
-from ._results import AuthChallenge, AuthTokens
-from ._security import CognitoBearer, CognitoCredentials
-from ._settings import CognitoSettings
-
-if TYPE_CHECKING:
-    from typing_extensions import Unpack
-
-    from ._settings import SettingsFields
+from .client import CognitoAuthClient
+from .http_errors import (
+    ACCOUNT_STATE,
+    INCORRECT_CREDENTIALS,
+    INVALID_CODE,
+    INVALID_TOKEN,
+    Answer,
+    http_error,
+)
+from .results import AuthChallenge, AuthTokens
 
 __all__ = ["auth_router"]
 
@@ -110,7 +105,6 @@ def auth_router(
     bearer: CognitoBearer | None = None,
     sign_up_model: type[SignUpForm] = SignUpRequest,
     tags: Sequence[str] = ("auth",),
-    **fields: "Unpack[SettingsFields]",
 ) -> APIRouter:
     """Build a router with the user-pool auth flows; mount it under any prefix.
 
@@ -129,20 +123,21 @@ def auth_router(
     the account exists.
 
     Args:
-        settings: a `CognitoSettings`; or pass its fields as keyword arguments.
+        settings: the pool, its app clients and `idp_endpoint`; read from the environment when
+            neither this nor `client` is given.
         client: a `CognitoAuthClient` to use (instead of settings); you close it.
         bearer: the `CognitoBearer` (access tokens) for the routes that need a signed-in user.
         sign_up_model: a `SignUpForm` subclass: the body `/signup` accepts.
         tags: OpenAPI tags of the routes.
     """
-    if client is not None and (settings is not None or fields):
+    if client is not None and settings is not None:
         raise ConfigurationError("pass either client or settings, not both")
     if not (isinstance(sign_up_model, type) and issubclass(sign_up_model, SignUpForm)):
         raise ConfigurationError("sign_up_model must be a subclass of SignUpForm")
     if inspect.isabstract(sign_up_model):
         raise ConfigurationError("sign_up_model must implement cognito_username and _password")
     owned = client is None
-    cognito = client if client is not None else CognitoAuthClient(settings, **fields)
+    cognito = client if client is not None else CognitoAuthClient(settings)
     if bearer is None:
         bearer = CognitoBearer(cognito.settings, token_use="access")
     elif bearer.token_use != "access":

@@ -1,88 +1,16 @@
-"""Strict base64url and JSON decoding shared by the token parser and the JWKS parser.
-
-Both raise `ValueError` for anything that is not exactly one canonical encoding; callers
-translate that into their own error type.
-"""
+"""Strict JSON: one reading of a document or none, for tokens, key sets and Cognito's replies."""
 
 from __future__ import annotations
 
-import binascii
 import json
 import json.scanner
 import math
-import re
-import sys
 from collections.abc import Callable
 from typing import Any, cast
 
-__all__ = [
-    "B64URL_ALPHABET",
-    "b64url_decode",
-    "check_canonical",
-    "canonical_end",
-    "decode_checked",
-    "decodes_strictly",
-    "loads_object",
-]
+__all__ = ["MAX_NESTING", "loads_object"]
 
-B64URL_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-# Last characters that leave unused bits set, by segment length modulo 4 (RFC 4648 §3.5).
-_NONCANONICAL_LAST = {
-    0: frozenset(),
-    1: frozenset(),
-    2: frozenset(chr(c) for i, c in enumerate(B64URL_ALPHABET) if i & 0b1111),
-    3: frozenset(chr(c) for i, c in enumerate(B64URL_ALPHABET) if i & 0b11),
-}
-_SEGMENT = re.compile("[A-Za-z0-9_-]+")
-# base64url to base64; '+', '/' and '=' are not base64url, so they become a byte the strict
-# decoder refuses.
-_TO_STANDARD = bytes.maketrans(b"-_+/=", b"+/!!!")
-_PADDING = (b"", b"", b"==", b"=")
-# Python 3.11's strict decoder refuses any byte outside the alphabet; earlier decoders skip
-# such bytes, so callers there must check the alphabet first.
-decodes_strictly = sys.version_info >= (3, 11)
-
-
-def check_canonical(segment: str) -> None:
-    """Refuse a base64url segment that has more than one spelling of its bytes.
-
-    The caller has already checked the alphabet. What is left are a length that no byte
-    string encodes to, and unused low bits in the last character: without this check a
-    signature could be re-spelt 15 ways and slip past caches and denylists.
-    """
-    if not canonical_end(len(segment), segment[-1:]):
-        raise ValueError("base64url segment is empty, of impossible length or not canonical")
-
-
-def canonical_end(length: int, last: str) -> bool:
-    """Whether a non-empty segment of `length` ending in `last` can be canonical."""
-    return length % 4 != 1 and length != 0 and last not in _NONCANONICAL_LAST[length % 4]
-
-
-def b64url_decode(segment: str) -> bytes:
-    """Decode one canonical, unpadded base64url segment."""
-    if not isinstance(segment, str) or not _SEGMENT.fullmatch(segment):
-        raise ValueError("not a base64url segment")
-    check_canonical(segment)
-    return decode_checked(segment.encode("ascii"))
-
-
-if decodes_strictly:
-
-    def decode_checked(segment: bytes) -> bytes:
-        """Decode a segment whose length and last character passed `canonical_end`.
-
-        Raises `ValueError` (binascii.Error) for any byte outside the base64url alphabet.
-        """
-        return binascii.a2b_base64(
-            segment.translate(_TO_STANDARD) + _PADDING[len(segment) % 4], strict_mode=True
-        )
-
-else:  # pragma: no cover - Python 3.10
-
-    def decode_checked(segment: bytes) -> bytes:
-        """Decode a segment whose bytes, length and last character were checked."""
-        return binascii.a2b_base64(segment.translate(_TO_STANDARD) + _PADDING[len(segment) % 4])
+MAX_NESTING = 32
 
 
 def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -109,9 +37,6 @@ _DECODER = json.JSONDecoder(
     parse_float=_finite_float,
 )
 _SCAN: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(cast(Any, _DECODER))
-
-
-MAX_NESTING = 32
 
 
 def _nesting(text: str) -> int:
@@ -160,7 +85,7 @@ def loads_object(data: bytes) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValueError("JSON value is not an object")
     # A `\u` escape can spell half a surrogate pair, which is valid JSON but not I-JSON
-    # (RFC 7493) and cannot be encoded again: a route returning such a claim would fail.
+    # (RFC 7493) and cannot be encoded again: a route returning such a value would fail.
     if "\\u" in text and not _encodable(value):
         raise ValueError("JSON string with a lone surrogate")
     return value

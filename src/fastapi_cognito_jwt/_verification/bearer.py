@@ -1,19 +1,18 @@
-"""`CognitoBearer`, the FastAPI security dependency, and the one place errors become HTTP."""
+"""`CognitoBearer`, the FastAPI security dependency, and where token errors become HTTP."""
 
 # No `from __future__ import annotations`: FastAPI reads these signatures at runtime.
 
 import logging
-import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from types import MappingProxyType
+from typing import Any
 
 from fastapi import HTTPException
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ConfigDict
 from starlette.requests import HTTPConnection
 
-from ._claims import CognitoClaims, TokenUse
-from ._exceptions import (
+from .._exceptions import (
     CognitoJWTError,
     ConfigurationError,
     JWKSUnavailableError,
@@ -21,23 +20,22 @@ from ._exceptions import (
     TokenError,
     TokenExpiredError,
 )
-from ._settings import CognitoSettings
-from ._verifier import CognitoVerifier, _FetchNeeded
-
-if TYPE_CHECKING:
-    from typing_extensions import Unpack
-
-    from ._settings import SettingsFields
+from .._http_answers import (
+    EXPIRED_TOKEN,
+    INSUFFICIENT_SCOPE,
+    INVALID_REQUEST,
+    INVALID_TOKEN,
+    unavailable,
+)
+from .._json import loads_object
+from .._settings import CognitoSettings
+from . import base64url
+from .claims import CognitoClaims, TokenUse
+from .verifier import CognitoVerifier
 
 __all__ = ["CognitoBearer", "CognitoCredentials", "http_exception"]
 
 logger = logging.getLogger("fastapi_cognito_jwt")
-
-# Fixed texts only: nothing from the token, the kid or the claims reaches a response.
-_INVALID_TOKEN = 'Bearer error="invalid_token"'
-_EXPIRED_TOKEN = 'Bearer error="invalid_token", error_description="The token has expired"'
-_INSUFFICIENT_SCOPE = 'Bearer error="insufficient_scope"'
-_INVALID_REQUEST = 'Bearer error="invalid_request"'
 
 
 def http_exception(error: CognitoJWTError) -> HTTPException:
@@ -47,19 +45,13 @@ def http_exception(error: CognitoJWTError) -> HTTPException:
     `JWKSUnavailableError` (or anything else) → 503 with `Retry-After`.
     """
     if isinstance(error, TokenExpiredError):
-        return HTTPException(401, "Token has expired", headers={"WWW-Authenticate": _EXPIRED_TOKEN})
+        return EXPIRED_TOKEN.exception()
     if isinstance(error, TokenError):
-        return HTTPException(401, "Invalid token", headers={"WWW-Authenticate": _INVALID_TOKEN})
+        return INVALID_TOKEN.exception()
     if isinstance(error, PermissionDeniedError):
-        return HTTPException(
-            403, "Insufficient permissions", headers={"WWW-Authenticate": _INSUFFICIENT_SCOPE}
-        )
+        return INSUFFICIENT_SCOPE.exception()
     retry_after = error.retry_after if isinstance(error, JWKSUnavailableError) else 30.0
-    return HTTPException(
-        503,
-        "Authentication is temporarily unavailable",
-        headers={"Retry-After": str(math.ceil(retry_after))},
-    )
+    return unavailable("Authentication is temporarily unavailable", retry_after).exception()
 
 
 class CognitoCredentials(HTTPAuthorizationCredentials):
@@ -71,27 +63,28 @@ class CognitoCredentials(HTTPAuthorizationCredentials):
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     claims: CognitoClaims
-    header: Mapping[str, Any]
+
+    @property
+    def header(self) -> Mapping[str, Any]:
+        """The token's JOSE header (covered by the verified signature), read-only."""
+        segment = self.credentials.partition(".")[0]
+        return MappingProxyType(loads_object(base64url.decode(segment)))
 
 
-# Shared by every instance, as the claims' fields-sets are: the model is frozen, and pydantic
-# copies the set before changing it (model_copy).
-_CREDENTIALS_FIELDS = {"scheme", "credentials", "claims", "header"}
+# Shared by every instance: the model is frozen, and pydantic copies the set before
+# changing it (model_copy).
+_CREDENTIALS_FIELDS = {"scheme", "credentials", "claims"}
 
 
-def _credentials(
-    scheme: str, token: str, claims: CognitoClaims, header: Mapping[str, Any]
-) -> CognitoCredentials:
-    """`CognitoCredentials.model_construct(...)` for these four fields, at a third of its cost.
+def _credentials(scheme: str, token: str, claims: CognitoClaims) -> CognitoCredentials:
+    """`CognitoCredentials.model_construct(...)` for these fields, at a third of its cost.
 
     Everything here was validated by the verifier. This sets what `model_construct` sets; a
-    test compares the two, and would fail if pydantic changed what a model holds.
+    test compares the two, and fails if pydantic changes what a model holds.
     """
     credentials = object.__new__(CognitoCredentials)
     object.__setattr__(
-        credentials,
-        "__dict__",
-        {"scheme": scheme, "credentials": token, "claims": claims, "header": header},
+        credentials, "__dict__", {"scheme": scheme, "credentials": token, "claims": claims}
     )
     object.__setattr__(credentials, "__pydantic_fields_set__", _CREDENTIALS_FIELDS)
     object.__setattr__(credentials, "__pydantic_extra__", None)
@@ -103,7 +96,8 @@ class CognitoBearer(HTTPBearer):
     """A FastAPI dependency that requires a valid Cognito bearer token.
 
     Use it on a route, on a whole router, or through the helper dependencies. Swagger UI
-    shows it as an HTTP bearer scheme, so its Authorize button works.
+    shows it as an HTTP bearer scheme, so its Authorize button works. It verifies through
+    `verifier.verify`, the verifier's public path.
 
     ```python
     auth = CognitoBearer(settings, token_use="access")
@@ -122,10 +116,11 @@ class CognitoBearer(HTTPBearer):
     `invalid_request`; no usable signing key is 503 with `Retry-After`.
 
     Args:
-        settings: a `CognitoSettings`; or pass its fields as keyword arguments.
+        settings: the pool and the rules; read from the environment when neither this nor
+            `verifier` is given.
         token_use: `"access"` or `"id"`: which kind of token this route accepts.
         claims_model: a `CognitoClaims` subclass to validate the claims into.
-        verifier: a `CognitoVerifier` to share (instead of settings or fields).
+        verifier: a `CognitoVerifier` to share with other bearers (instead of `settings`).
         auto_error: when False, a request without bearer credentials gets `None`.
         scheme_name: the security scheme's name in OpenAPI.
         description: the security scheme's description in OpenAPI.
@@ -142,7 +137,6 @@ class CognitoBearer(HTTPBearer):
         auto_error: bool = True,
         scheme_name: str | None = None,
         description: str | None = None,
-        **fields: "Unpack[SettingsFields]",
     ) -> None:
         super().__init__(
             bearerFormat="JWT",
@@ -154,9 +148,9 @@ class CognitoBearer(HTTPBearer):
             raise ConfigurationError("token_use must be 'access' or 'id'")
         if not (isinstance(claims_model, type) and issubclass(claims_model, CognitoClaims)):
             raise ConfigurationError("claims_model must be a subclass of CognitoClaims")
-        if verifier is not None and (settings is not None or fields):
+        if verifier is not None and settings is not None:
             raise ConfigurationError("pass either verifier or settings, not both")
-        self.verifier = verifier or CognitoVerifier(settings, **fields)
+        self.verifier = verifier if verifier is not None else CognitoVerifier(settings)
         self.token_use: TokenUse = token_use
         self.claims_model = claims_model
 
@@ -167,24 +161,18 @@ class CognitoBearer(HTTPBearer):
         values = [value for name, value in request.scope["headers"] if name == b"authorization"]
         if len(values) > 1:
             # Proxies and frameworks disagree on which of several headers wins; refuse to guess.
-            raise HTTPException(
-                400, "Invalid request", headers={"WWW-Authenticate": _INVALID_REQUEST}
-            )
+            raise INVALID_REQUEST.exception()
         scheme, _, token = (values[0].decode("latin-1") if values else "").partition(" ")
         token = token.lstrip(" ")  # RFC 6750 allows several spaces after the scheme
         if scheme.lower() != "bearer" or not token:
             if self.auto_error:
                 raise self.make_not_authenticated_error()
             return None
-        verifier = self.verifier
         try:
-            # As `verify` does: a coroutine only when the JWKS must be fetched.
-            verified = verifier._verify_now(token, self.token_use, self.claims_model)
-            if isinstance(verified, _FetchNeeded):
-                verified = await verifier._verify_fetching(
-                    token, self.token_use, self.claims_model, verified.parsed
-                )
+            claims = await self.verifier.verify(
+                token, token_use=self.token_use, claims_model=self.claims_model
+            )
         except CognitoJWTError as exc:
             logger.info("Bearer token rejected: %s: %s", type(exc).__name__, exc)
             raise http_exception(exc) from None
-        return _credentials(scheme, token, verified[0], verified[1])
+        return _credentials(scheme, token, claims)

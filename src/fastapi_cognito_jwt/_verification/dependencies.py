@@ -1,4 +1,9 @@
-"""Helper dependencies built on a `CognitoBearer`: claims, username, groups and scopes."""
+"""Helper dependencies on a `CognitoBearer`: claims, username, groups and scopes.
+
+Each depends on the bearer itself, one level down, so FastAPI verifies the token once per
+request however many of them a route uses, and `app.dependency_overrides[auth]` reaches
+them all.
+"""
 
 # No `from __future__ import annotations`: FastAPI reads these signatures at runtime.
 
@@ -6,11 +11,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Literal
 
-from fastapi import Depends
+from fastapi import Depends, HTTPException
 
-from ._claims import CognitoClaims
-from ._exceptions import ConfigurationError, PermissionDeniedError
-from ._security import CognitoBearer, CognitoCredentials, http_exception
+from .._exceptions import ConfigurationError, PermissionDeniedError
+from .bearer import CognitoBearer, CognitoCredentials, http_exception
+from .claims import CognitoClaims
 
 __all__ = ["current_claims", "current_username", "require_groups", "require_scopes"]
 
@@ -22,9 +27,8 @@ ClaimsDependency = Callable[..., Awaitable[CognitoClaims]]
 def current_claims(auth: CognitoBearer) -> ClaimsDependency:
     """Return a dependency that yields the verified claims of the request's token.
 
-    It depends on `auth` itself, so next to a router-wide `Depends(auth)` the token is
-    verified once per request. With `auto_error=False`, a request without credentials still
-    gets 401 here: a route that asks for claims needs them.
+    With `auto_error=False`, a request without credentials still gets 401 here: a route that
+    asks for claims needs them.
 
     ```python
     @app.get("/me")
@@ -36,9 +40,7 @@ def current_claims(auth: CognitoBearer) -> ClaimsDependency:
     async def claims_dependency(
         credentials: Annotated[CognitoCredentials | None, Depends(auth)],
     ) -> CognitoClaims:
-        if credentials is None:
-            raise auth.make_not_authenticated_error()
-        return credentials.claims
+        return _claims(auth, credentials)
 
     return claims_dependency
 
@@ -54,14 +56,14 @@ def current_username(auth: CognitoBearer) -> Callable[..., Awaitable[str]]:
         return f"Hello, {username}"
     ```
     """
-    claims_dependency = current_claims(auth)
 
     async def username_dependency(
-        claims: Annotated[CognitoClaims, Depends(claims_dependency)],
+        credentials: Annotated[CognitoCredentials | None, Depends(auth)],
     ) -> str:
-        if claims.username is None:
+        username = _claims(auth, credentials).username
+        if username is None:
             raise _deny(PermissionDeniedError("token has no username"))
-        return claims.username
+        return username
 
     return username_dependency
 
@@ -83,11 +85,11 @@ def require_groups(
     required = _names("groups", groups)
     if match not in ("any", "all"):
         raise ConfigurationError("match must be 'any' or 'all'")
-    claims_dependency = current_claims(auth)
 
     async def groups_dependency(
-        claims: Annotated[CognitoClaims, Depends(claims_dependency)],
+        credentials: Annotated[CognitoCredentials | None, Depends(auth)],
     ) -> CognitoClaims:
+        claims = _claims(auth, credentials)
         held = set(claims.groups)
         granted = required <= held if match == "all" else not required.isdisjoint(held)
         if not granted:
@@ -109,16 +111,22 @@ def require_scopes(auth: CognitoBearer, *scopes: str) -> ClaimsDependency:
     ```
     """
     required = _names("scopes", scopes)
-    claims_dependency = current_claims(auth)
 
     async def scopes_dependency(
-        claims: Annotated[CognitoClaims, Depends(claims_dependency)],
+        credentials: Annotated[CognitoCredentials | None, Depends(auth)],
     ) -> CognitoClaims:
+        claims = _claims(auth, credentials)
         if not required <= set(claims.scopes):
             raise _deny(PermissionDeniedError("required scope missing", required=tuple(required)))
         return claims
 
     return scopes_dependency
+
+
+def _claims(auth: CognitoBearer, credentials: CognitoCredentials | None) -> CognitoClaims:
+    if credentials is None:  # auto_error=False and no credentials: these routes need them
+        raise auth.make_not_authenticated_error()
+    return credentials.claims
 
 
 def _names(kind: str, names: tuple[str, ...]) -> frozenset[str]:
@@ -127,6 +135,6 @@ def _names(kind: str, names: tuple[str, ...]) -> frozenset[str]:
     return frozenset(names)
 
 
-def _deny(error: PermissionDeniedError) -> Exception:
+def _deny(error: PermissionDeniedError) -> HTTPException:
     logger.info("Request denied: %s", error)
     return http_exception(error)

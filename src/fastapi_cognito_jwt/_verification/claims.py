@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Collection, Mapping
 from types import MappingProxyType
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, Literal, TypeVar
 
 from pydantic import (
     AliasChoices,
@@ -13,11 +13,12 @@ from pydantic import (
     ConfigDict,
     Field,
     SkipValidation,
+    ValidationError,
     computed_field,
     model_validator,
 )
 
-from ._exceptions import (
+from .._exceptions import (
     InvalidClaimError,
     InvalidClientError,
     InvalidIssuerError,
@@ -183,93 +184,18 @@ ClaimsT = TypeVar("ClaimsT", bound=CognitoClaims)
 
 
 def build_claims(claims_model: type[ClaimsT], payload: dict[str, Any]) -> ClaimsT:
-    """Validate a verified payload into `claims_model`; raises pydantic's ValidationError.
+    """Validate a verified payload into `claims_model`; raise `InvalidClaimError` if it fails.
 
-    The verifier hands over a payload it parsed itself and keeps no other reference to.
+    The verifier hands over a payload it parsed itself and keeps no other reference to, so
+    the claims can hold it read-only without a copy.
     """
-    view = MappingProxyType(payload)
-    if claims_model is CognitoClaims:
-        claims = _build_plain(payload, view)
-        if claims is not None:
-            return cast(ClaimsT, claims)
-    return cast(ClaimsT, claims_model.__pydantic_validator__.validate_python(view))
-
-
-_ALWAYS_SET = ("sub", "iss", "token_use", "exp", "iat", "client_id", "payload")
-_OPTIONAL_SET = ("groups", "auth_time", "jti", "origin_jti", "scope", "username")
-# One fields-set per shape of claims, shared by every token of that shape: a set of its own
-# would cost each cached token about 700 bytes. The model is frozen, and pydantic copies the
-# set before changing it (model_copy), so nothing changes a shared one.
-_FIELDS_SETS = tuple(
-    {*_ALWAYS_SET, *(name for bit, name in enumerate(_OPTIONAL_SET) if shape >> bit & 1)}
-    for shape in range(1 << len(_OPTIONAL_SET))
-)
-_new_claims = CognitoClaims.__new__
-_set_attribute = object.__setattr__
-
-
-def _build_plain(payload: dict[str, Any], view: MappingProxyType[str, Any]) -> CognitoClaims | None:
-    """Build a plain `CognitoClaims` without pydantic's validator, or return None.
-
-    Validation is a third of a verification's own work on the per-token path. This accepts only
-    values of exactly the declared types and picks aliases as the validator does (the first
-    present wins), so what it builds equals what validation builds, fields set included (the
-    tests compare the two on every shape); anything else returns None and is validated.
-    """
-    get = payload.get
-    sub, iss, token_use, exp, iat = get("sub"), get("iss"), get("token_use"), get("exp"), get("iat")
-    auth_time, jti, origin_jti, scope = (
-        get("auth_time"),
-        get("jti"),
-        get("origin_jti"),
-        get("scope"),
-    )
-    client_id = payload["client_id"] if "client_id" in payload else get("aud")
-    username = payload["cognito:username"] if "cognito:username" in payload else get("username")
-    if (
-        type(sub) is not str
-        or type(iss) is not str
-        or (token_use != "access" and token_use != "id")
-        or type(exp) is not int
-        or type(iat) is not int
-        or type(client_id) is not str
-        or (auth_time is not None and type(auth_time) is not int)
-        or (jti is not None and type(jti) is not str)
-        or (origin_jti is not None and type(origin_jti) is not str)
-        or (username is not None and type(username) is not str)
-        or (scope is not None and type(scope) is not str)
-    ):
-        return None
-    shape = 0
-    if "cognito:groups" in payload:
-        raw_groups = payload["cognito:groups"]
-        if type(raw_groups) is not list:
-            return None
-        for group in raw_groups:
-            if type(group) is not str:
-                return None
-        groups = tuple(raw_groups)
-        shape = 1
-    else:
-        groups = ()
-    if "auth_time" in payload:
-        shape |= 2
-    if "jti" in payload:
-        shape |= 4
-    if "origin_jti" in payload:
-        shape |= 8
-    if "scope" in payload:
-        shape |= 16
-    if "username" in payload or "cognito:username" in payload:
-        shape |= 32
-    claims = _new_claims(CognitoClaims)
-    # What BaseModel.model_construct does, without its per-field default handling.
-    _set_attribute(claims, "__dict__", {
-        "sub": sub, "iss": iss, "token_use": token_use, "exp": exp, "iat": iat,
-        "auth_time": auth_time, "jti": jti, "origin_jti": origin_jti, "client_id": client_id,
-        "username": username, "groups": groups, "scope": scope, "payload": view,
-    })  # fmt: skip
-    _set_attribute(claims, "__pydantic_fields_set__", _FIELDS_SETS[shape])
-    _set_attribute(claims, "__pydantic_extra__", None)
-    _set_attribute(claims, "__pydantic_private__", None)
-    return claims
+    try:
+        return claims_model.model_validate(MappingProxyType(payload))
+    except ValidationError as exc:
+        # Only the top-level claim names: deeper parts of a location are keys of the token's
+        # own objects, i.e. token content.
+        fields = sorted({str(error["loc"][0]) for error in exc.errors() if error["loc"]})
+        raise InvalidClaimError(
+            f"claims do not fit {claims_model.__name__}: {', '.join(fields)}",
+            claim=fields[0] if fields else "",
+        ) from None

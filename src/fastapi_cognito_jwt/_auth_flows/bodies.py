@@ -1,4 +1,4 @@
-"""Request and response bodies of `auth_router`: validated before anything reaches Cognito.
+"""The JSON bodies `auth_router` accepts and answers: validated before anything reaches Cognito.
 
 Passwords are `SecretStr`, so a body printed or logged by accident shows `**********`.
 """

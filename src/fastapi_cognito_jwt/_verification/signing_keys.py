@@ -1,0 +1,131 @@
+"""RS256 signing keys: a JWKS document read into python-jose keys, and the signature check.
+
+python-jose is imported here first, so this is where its RSA backend is checked: without the
+`cryptography` extra python-jose silently falls back to the pure-Python `rsa` package (slow,
+and not what this library is tested with), and this module refuses to import.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from jose import jwk as jose_jwk
+from jose.backends import RSAKey
+from jose.backends.base import Key
+
+from .._exceptions import InvalidSignatureError
+from .._json import loads_object
+from . import base64url
+from .parsed_token import MAX_KID_LENGTH
+
+try:
+    from jose.backends.cryptography_backend import CryptographyRSAKey
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "fastapi-cognito-jwt needs python-jose's cryptography backend: "
+        "pip install 'python-jose[cryptography]'"
+    ) from exc
+if RSAKey is not CryptographyRSAKey:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "python-jose is not using the cryptography RSA backend; "
+        "pip install 'python-jose[cryptography]'"
+    )
+
+__all__ = [
+    "MAX_JWKS_KEYS",
+    "MAX_RSA_BITS",
+    "MIN_RSA_BITS",
+    "JWKSFormatError",
+    "check_signature",
+    "parse_jwks",
+]
+
+logger = logging.getLogger("fastapi_cognito_jwt")
+
+MAX_JWKS_KEYS = 16
+MIN_RSA_BITS = 2048
+MAX_RSA_BITS = 8192
+
+
+class JWKSFormatError(ValueError):
+    """A JWKS document, or one key in it, that cannot be used; the message is safe to log."""
+
+
+def check_signature(key: Key, signing_input: bytes, signature: bytes) -> None:
+    """Check an RS256 signature with python-jose's key; raise `InvalidSignatureError`."""
+    try:
+        valid = key.verify(signing_input, signature)
+    except Exception as exc:  # a crash in a backend is a bad signature, not a 500
+        raise InvalidSignatureError("signature could not be verified") from exc
+    if not valid:
+        raise InvalidSignatureError("signature does not match")
+
+
+def parse_jwks(body: bytes) -> dict[str, Key]:
+    """The usable RS256 signing keys of a JWKS document, by `kid`.
+
+    Keys that cannot be used are dropped (and logged); a document without a usable key, or
+    that is not a JWKS, raises `JWKSFormatError`.
+    """
+    try:
+        document = loads_object(body)
+    except ValueError as exc:
+        raise JWKSFormatError("response is not a JSON object") from exc
+    entries = document.get("keys")
+    if not isinstance(entries, list):
+        raise JWKSFormatError("response has no 'keys' list")
+    if len(entries) > MAX_JWKS_KEYS:
+        raise JWKSFormatError(f"response has more than {MAX_JWKS_KEYS} keys")
+    # An ambiguous kid could select either of its keys, even one dropped below: trust none.
+    kids = [entry.get("kid") for entry in entries if isinstance(entry, dict)]
+    ambiguous = {kid for kid in kids if isinstance(kid, str) and kids.count(kid) > 1}
+    keys: dict[str, Key] = {}
+    for position, entry in enumerate(entries):
+        try:
+            kid, key = _parse_jwk(entry)
+        except JWKSFormatError as exc:
+            logger.warning("JWKS key #%d dropped: %s", position, exc)
+            continue
+        if kid in ambiguous:
+            logger.warning("JWKS key #%d dropped: duplicate kid", position)
+            continue
+        keys[kid] = key
+    if not keys:
+        raise JWKSFormatError("response has no usable RS256 signing key")
+    return keys
+
+
+def _parse_jwk(entry: Any) -> tuple[str, Key]:
+    if not isinstance(entry, dict):
+        raise JWKSFormatError("not an object")
+    if entry.get("kty") != "RSA":
+        raise JWKSFormatError("kty is not RSA")
+    if entry.get("alg", "RS256") != "RS256":
+        raise JWKSFormatError("alg is not RS256")
+    if entry.get("use", "sig") != "sig":
+        raise JWKSFormatError("use is not sig")
+    key_ops = entry.get("key_ops")
+    if key_ops is not None and (not isinstance(key_ops, list) or "verify" not in key_ops):
+        raise JWKSFormatError("key_ops does not allow verify")
+    kid = entry.get("kid")
+    if not isinstance(kid, str) or not 0 < len(kid) <= MAX_KID_LENGTH:
+        raise JWKSFormatError("kid is not a string of 1-128 characters")
+    n, e = entry.get("n"), entry.get("e")
+    if not isinstance(n, str) or not isinstance(e, str):
+        raise JWKSFormatError("n or e is not a string")
+    try:
+        modulus = int.from_bytes(base64url.decode(n), "big")
+        exponent = int.from_bytes(base64url.decode(e), "big")
+    except ValueError as exc:
+        raise JWKSFormatError("n or e is not canonical base64url") from exc
+    if not MIN_RSA_BITS <= modulus.bit_length() <= MAX_RSA_BITS:
+        raise JWKSFormatError("modulus size outside 2048-8192 bits")
+    if exponent < 3 or exponent % 2 == 0 or exponent.bit_length() > 32:
+        raise JWKSFormatError("public exponent is not an odd number from 3 to 2**32")
+    try:
+        # Built once per kid and reused for every verification with this key.
+        key = jose_jwk.construct({"kty": "RSA", "n": n, "e": e}, algorithm="RS256")
+    except Exception as exc:  # python-jose raises several unrelated types
+        raise JWKSFormatError("key could not be constructed") from exc
+    return kid, key

@@ -1,0 +1,82 @@
+"""The verified-token cache: a token sent again skips the signature and the claim rules."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from cachetools import LRUCache
+from jose.backends.base import Key
+
+from .claims import CognitoClaims
+
+__all__ = ["CachedToken", "VerifiedTokenCache"]
+
+# Entries are found by the signature's last 22 characters (about 128 random bits): cheaper to
+# hash than the whole token, which is still compared in full before an entry is used.
+_TAIL = 22
+
+
+class CachedToken(NamedTuple):
+    """A verified token, and what must still hold for it to be served again."""
+
+    token: str
+    expires: float
+    """`exp` plus the leeway, in seconds since the epoch."""
+    kid: str
+    key: Key
+    """The key that verified it: the entry is served only while the JWKS still holds it."""
+    claims: CognitoClaims
+
+
+_Slot = tuple[str, str, type[CognitoClaims]]
+
+
+class VerifiedTokenCache:
+    """A bounded LRU of verified tokens (cachetools), admitting a token on its second use.
+
+    A token seen once (most traffic of many distinct clients) then costs no memory and cannot
+    evict the tokens clients resend. A token is found only under the token use and claims
+    model it was verified for. Whether an entry may still be served (expiry, key) is the
+    caller's check: `get` only finds the very token.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: LRUCache[_Slot, CachedToken] = LRUCache(max(size, 1))
+        # Hashes of tails seen once; bounded like the cache but roomier, since forgetting who
+        # was seen only costs a token one more full verification.
+        self._seen: set[int] = set()
+        self._seen_limit = max(2 * size, 1024)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(
+        self, token: str, token_use: str, claims_model: type[CognitoClaims]
+    ) -> CachedToken | None:
+        """The entry made for exactly this token, token use and claims model, if any."""
+        tail = token[-_TAIL:]
+        if hash(tail) not in self._seen:
+            return None
+        entry = self._entries.get((tail, token_use, claims_model))
+        # Reaching this comparison takes the 22 characters (132 bits) of a cached token's
+        # signature, i.e. holding that token; it then only tells whether this is the one.
+        return entry if entry is not None and entry.token == token else None
+
+    def put(self, token_use: str, claims_model: type[CognitoClaims], entry: CachedToken) -> None:
+        """Remember a token just verified, if it was seen before (else note that it was)."""
+        if not self.size:
+            return
+        tail = entry.token[-_TAIL:]
+        fingerprint = hash(tail)
+        if fingerprint in self._seen:
+            # A hash collision only admits a token early; an entry serves only its own token.
+            self._entries[(tail, token_use, claims_model)] = entry
+            return
+        if len(self._seen) >= self._seen_limit:
+            self._seen.clear()
+        self._seen.add(fingerprint)
+
+    def discard(self, token_use: str, claims_model: type[CognitoClaims], token: str) -> None:
+        """Forget the entry for `token` (no longer servable: expired, or its key is gone)."""
+        self._entries.pop((token[-_TAIL:], token_use, claims_model), None)
