@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck unit bench bench-verify bench-http bench-scale load fuzz clean
+.PHONY: install demo test test-matrix lint typecheck unit bench bench-verify bench-http bench-scale load fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,24 @@ unit: $(STAMP)
 	$(BIN)/coverage report
 
 test: lint typecheck unit
+
+# The unit suite (all but the integration tests) on the other supported Pythons, each in a
+# virtualenv of its own (.venv-3.12, ...); the interpreters come from pyenv or the PATH.
+MATRIX ?= 3.12 3.13
+test-matrix:
+	@set -e; for v in $(MATRIX); do \
+	  py=$$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/$$v.*/bin/python 2>/dev/null | sort -V | tail -n 1); \
+	  [ -n "$$py" ] || py=$$(command -v python$$v || true); \
+	  [ -n "$$py" ] || { echo "Python $$v not found (pyenv or PATH)" >&2; exit 1; }; \
+	  venv=.venv-$$v; \
+	  if [ ! -f $$venv/.installed ] || [ pyproject.toml -nt $$venv/.installed ]; then \
+	    rm -rf $$venv && $$py -m venv $$venv && \
+	    $$venv/bin/python -m pip install --quiet --upgrade pip && \
+	    $$venv/bin/python -m pip install --quiet -e '.[dev]' && touch $$venv/.installed; \
+	  fi; \
+	  echo "== unit suite on $$($$venv/bin/python --version)"; \
+	  $$venv/bin/python -m pytest -q -m "not integration" -p no:cacheprovider; \
+	done
 
 # The floor, this library and three peers in one run; the peers and matplotlib live in a
 # virtualenv of their own, .bench-venv, which benchmarks/compare.py makes on first use.
@@ -58,4 +76,4 @@ fuzz: $(STAMP)
 	$(BIN)/python -m fuzz.run
 
 clean:
-	rm -rf $(VENV) .bench-venv .coverage .mypy_cache .pytest_cache .ruff_cache build dist
+	rm -rf $(VENV) .venv-3.* .bench-venv .coverage .mypy_cache .pytest_cache .ruff_cache build dist
