@@ -14,8 +14,9 @@ async def hello(username: str = Depends(current_username(auth))) -> str:
 ```
 
 Verification lives in `_verification`, the auth flows in `_auth_flows`; both share only the
-settings, the exceptions and the HTTP answer texts. The auth-flow names are imported on first
-use, so an app that only verifies tokens never loads them (nor email-validator).
+settings, the exceptions, strict JSON and the HTTP answer texts. The auth-flow names are
+imported on first use, so an app that only verifies tokens never loads them; their one extra
+dependency, email-validator, comes with the `auth-flows` extra.
 """
 
 from importlib import import_module
