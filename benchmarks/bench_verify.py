@@ -41,7 +41,7 @@ def _b64decode(segment: str) -> bytes:
     return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
 
 
-def _floor(public_key: rsa.RSAPublicKey, tokens: Sequence[str]) -> Callable[[], None]:
+def floor(public_key: rsa.RSAPublicKey, tokens: Sequence[str]) -> Callable[[], None]:
     def run() -> None:
         for token in tokens:
             header, payload, signature = token.split(".")
@@ -56,7 +56,7 @@ def _floor(public_key: rsa.RSAPublicKey, tokens: Sequence[str]) -> Callable[[], 
     return run
 
 
-def _timed(run: Callable[[], object], calls: int) -> float:
+def timed(run: Callable[[], object], calls: int) -> float:
     start = time.perf_counter()
     run()
     return (time.perf_counter() - start) / calls * 1e6
@@ -99,11 +99,11 @@ def main() -> int:
         for index, batch in enumerate(batches):
             floor_first = (round_number + index) % 2 == 0
             if floor_first:
-                floor_us = _timed(_floor(public_key, batch), len(batch))
-            distinct_us = _timed(verify_all(fresh, batch), len(batch))
+                floor_us = timed(floor(public_key, batch), len(batch))
+            distinct_us = timed(verify_all(fresh, batch), len(batch))
             if not floor_first:
-                floor_us = _timed(_floor(public_key, batch), len(batch))
-            repeated_us = _timed(verify_all(shared, [repeated_token] * len(batch)), len(batch))
+                floor_us = timed(floor(public_key, batch), len(batch))
+            repeated_us = timed(verify_all(shared, [repeated_token] * len(batch)), len(batch))
             floors.append(floor_us)
             distincts.append(distinct_us)
             repeats.append(repeated_us)

@@ -1,7 +1,7 @@
 """The measuring half of `make bench`: `benchmarks/compare.py` runs it inside .bench-venv.
 
 One RSA key, N Cognito access tokens of one shape (the test kit's `LocalUserPool`) and their
-JWKS are fed, without network, to the floor (`bench_verify._floor`: base64url decoding,
+JWKS are fed, without network, to the floor (`bench_verify.floor`: base64url decoding,
 cryptography's RS256 check, a JSON parse of the payload), to this library and to three peers.
 Each is timed on (a) distinct tokens, each verified once per round, and (b) one token repeated.
 The timing is paired as in `bench_verify.py`: the tokens are cut into batches, and for each
@@ -41,7 +41,7 @@ from fastapi_cognito_jwt.testing import LocalUserPool
 
 # `python benchmarks/compare_worker.py` puts benchmarks/ on the path, not the repository root.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks.bench_verify import DISTINCT_TARGET, REPEATED_TARGET, _floor, _timed
+from benchmarks.bench_verify import DISTINCT_TARGET, REPEATED_TARGET, floor, timed
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CHART = ROOT / "docs" / "img" / "verify-benchmark.png"
@@ -308,14 +308,14 @@ def measure(
         for batch in batches:
             hot_batch = [tokens[0]] * len(batch)
             jobs: list[tuple[tuple[str, str], Callable[[], None]]] = [
-                ((FLOOR, "distinct"), _floor(public_key, batch))
+                ((FLOOR, "distinct"), floor(public_key, batch))
             ]
             for c in contenders:
                 jobs.append(((c.name, "distinct"), _batch(loop, verifies[c.name], batch)))
                 jobs.append(((c.name, "repeated"), _batch(loop, c.hot, hot_batch)))
             shift = slot % len(jobs)  # rotate the order, so no one always runs first
             slot += 1
-            times = {key: _timed(run, len(batch)) for key, run in jobs[shift:] + jobs[:shift]}
+            times = {key: timed(run, len(batch)) for key, run in jobs[shift:] + jobs[:shift]}
             # The floor has no cache: one timing per batch stands for both modes.
             times[(FLOOR, "repeated")] = floor_us = times[(FLOOR, "distinct")]
             for key, us in times.items():
@@ -468,7 +468,7 @@ def main() -> int:
             check_acceptance(loop, contender, tokens)
 
         async def floor_verify(token: str) -> object:
-            _floor(public_key, [token])()  # raises when the signature is wrong
+            floor(public_key, [token])()  # raises when the signature is wrong
             return None
 
         wrong = probes(pool)

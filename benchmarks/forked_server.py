@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 
-import httpx
+import httpx2
 import uvicorn
 from fastapi import FastAPI
 
@@ -98,7 +98,7 @@ def stop(process: multiprocessing.process.BaseProcess, lifeline: Connection) -> 
 
 
 async def wait_ready(
-    client: httpx.AsyncClient, process: multiprocessing.process.BaseProcess, path: str
+    client: httpx2.AsyncClient, process: multiprocessing.process.BaseProcess, path: str
 ) -> None:
     """Wait until the server answers 200 on `path`; exit if it dies or takes over 60 s."""
     deadline = time.monotonic() + 60
@@ -108,7 +108,7 @@ async def wait_ready(
         try:
             if (await client.get(path)).status_code == 200:
                 return
-        except httpx.TransportError:
+        except httpx2.TransportError:
             pass
         await asyncio.sleep(0.05)
     raise SystemExit("the server did not answer within 60 s")

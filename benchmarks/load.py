@@ -49,7 +49,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import psutil
 from fastapi import FastAPI
 
@@ -136,9 +136,9 @@ def _build_app(pool: LocalUserPool, cache_size: int) -> FastAPI:
         cache = verifier._cache
         return {
             "cache": len(cache),
-            "cache_max": verifier._cache_size,
-            "seen": len(verifier._seen),
-            "headers_memo": len(verifier._headers),
+            "cache_max": cache.size,
+            "seen": len(cache._seen),
+            "headers_memo": len(verifier._known_headers),
             "jwks_kids": len(verifier.jwks.kids),
             "jwks_requests": pool.jwks_requests,
         }
@@ -300,7 +300,7 @@ class Sample:
 
 
 async def _drive(
-    clients: Sequence[httpx.AsyncClient],
+    clients: Sequence[httpx2.AsyncClient],
     plan: Plan,
     tally: Tally,
     *,
@@ -311,7 +311,7 @@ async def _drive(
     """Keep one request in flight per client until the clock says `until` or `count` are sent."""
     budget = [count if count is not None else -1]
 
-    async def worker(client: httpx.AsyncClient) -> None:
+    async def worker(client: httpx2.AsyncClient) -> None:
         while True:
             if until is not None and time.monotonic() >= until:
                 return
@@ -323,7 +323,7 @@ async def _drive(
             tally.by_kind[call.kind] += 1
             try:
                 response = await client.get(call.path, headers=call.headers)
-            except httpx.TransportError as exc:
+            except httpx2.TransportError as exc:
                 tally.transport_errors[type(exc).__name__] += 1
                 continue
             status = response.status_code
@@ -341,11 +341,11 @@ async def _sample(server: Any, samples: list[Sample], stop: asyncio.Event) -> No
         samples.append(Sample(time.monotonic() - start, int(server.memory_info().rss)))
         try:
             await asyncio.wait_for(stop.wait(), timeout=1.0)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
 
-async def _stats(client: httpx.AsyncClient) -> dict[str, int]:
+async def _stats(client: httpx2.AsyncClient) -> dict[str, int]:
     response = await client.get(STATS_PATH)
     response.raise_for_status()
     stats: dict[str, int] = response.json()
@@ -424,17 +424,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     )
 
 
-def _client(base_url: str, tls: ssl.SSLContext) -> httpx.AsyncClient:
+def _client(base_url: str, tls: ssl.SSLContext) -> httpx2.AsyncClient:
     # A client, hence a connection pool, per worker: httpx's pool gets slow with many
     # connections in one pool, and the generator must not be the bottleneck. (Plain HTTP: the
     # TLS context is never used, but one shared context saves making one per client.)
-    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-    return httpx.AsyncClient(
+    limits = httpx2.Limits(max_connections=1, max_keepalive_connections=1)
+    return httpx2.AsyncClient(
         base_url=base_url, limits=limits, timeout=30.0, trust_env=False, verify=tls
     )
 
 
-async def _stats_at(client: httpx.AsyncClient, plan: Plan, at: float) -> dict[str, int]:
+async def _stats_at(client: httpx2.AsyncClient, plan: Plan, at: float) -> dict[str, int]:
     await asyncio.sleep(max(0.0, at - time.monotonic()))
     sent = plan.distinct_sent
     return {**await _stats(client), "distinct_sent": sent}

@@ -1,9 +1,11 @@
 """`make demo`: the FastCognito app on a local Cognito (moto's server), no AWS account needed.
 
-It starts moto's Cognito server on 127.0.0.1 with seed 000's user pool, serves the
-FastCognito example with uvicorn at http://127.0.0.1:8000, walks the seed's journey over real
-HTTP printing each request and answer (sign up, verify, sign in, the protected route,
-refresh, log out), then keeps the app running for you to try at /docs until Ctrl-C.
+FastCognito is an authentication API built on the library: sign-up, verification, sign-in,
+refresh, password change and sign-out on Cognito, and routes that need a valid access token.
+The demo starts moto's Cognito server on 127.0.0.1 with the app's user pool, serves the app
+with uvicorn at http://127.0.0.1:8000, walks a user's journey over real HTTP printing each
+request and answer (sign up, verify, sign in, the protected route, refresh, change the
+password, sign out), then keeps the app running for you to try at /docs until Ctrl-C.
 
     python -m examples.demo                          # walk through, then keep serving
     python -m examples.demo --exit-after-walkthrough # or DEMO_EXIT=1: stop after the walk
@@ -18,7 +20,7 @@ import socket
 import sys
 from typing import Any
 
-import httpx
+import httpx2
 import uvicorn
 
 from examples.fastcognito.emulator import (
@@ -58,13 +60,13 @@ def _shown(body: Any) -> str:
 class Walkthrough:
     """Sends the journey's requests and prints each with its answer."""
 
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    def __init__(self, client: httpx2.AsyncClient) -> None:
         self.client = client
         self.statuses: list[int] = []
 
     async def send(
         self, what: str, method: str, path: str, *, body: Any = None, token: str | None = None
-    ) -> httpx.Response:
+    ) -> httpx2.Response:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         response = await self.client.request(method, path, json=body, headers=headers)
         self.statuses.append(response.status_code)
@@ -78,7 +80,7 @@ class Walkthrough:
 
 
 async def walk(base_url: str) -> list[int]:
-    """Seed 000's journey through the app's HTTP API; returns the statuses seen."""
+    """A user's journey through the app's HTTP API; returns the statuses seen."""
     auth = "/api/v1/auth"
     signup = {
         "full_name": "Ada Lovelace",
@@ -87,7 +89,7 @@ async def walk(base_url: str) -> list[int]:
         "password": PASSWORD,
         "role": "engineer",
     }
-    async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
+    async with httpx2.AsyncClient(base_url=base_url, timeout=10) as client:
         w = Walkthrough(client)
         await w.send(
             "Sign up (name, phone_number, custom:role)", "POST", f"{auth}/signup", body=signup
@@ -177,7 +179,7 @@ async def main(exit_after_walkthrough: bool, port: int) -> None:
             await serving
 
 
-def _parse(argv: list[str]) -> argparse.Namespace:
+def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m examples.demo", description=__doc__)
     parser.add_argument(
         "--exit-after-walkthrough",
@@ -192,7 +194,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 
 
 if __name__ == "__main__":
-    args = _parse(sys.argv[1:])
+    args = parse_args(sys.argv[1:])
     try:
         asyncio.run(main(args.exit_after_walkthrough, args.port))
     except KeyboardInterrupt:

@@ -3,7 +3,7 @@
 Run it with `python -m examples.protected_api_demo`.
 
 The test kit's `LocalUserPool` owns an RSA key, serves its JWKS to the library through an
-httpx transport and mints Cognito-shaped tokens. The demo wires the example app to it, then
+httpx2 transport and mints Cognito-shaped tokens. The demo wires the example app to it, then
 calls the protected routes the way clients would and prints each answer: 401 without or with a
 bad token, 403 without the required group or scope, 200 with the right token.
 """
@@ -11,7 +11,7 @@ bad token, 403 without the required group or scope, 200 with the right token.
 import asyncio
 import json
 
-import httpx
+import httpx2
 
 from examples.protected_api import create_app
 from fastapi_cognito_jwt.testing import LocalUserPool
@@ -47,8 +47,8 @@ async def main() -> None:
     ]
     print(f"Local user pool {pool.user_pool_id}, app client {pool.client_id}")
     print(f"JWKS served locally at {pool.jwks_url}\n")
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://demo") as client:
+    transport = httpx2.ASGITransport(app=app)
+    async with httpx2.AsyncClient(transport=transport, base_url="http://demo") as client:
         for what, path, token in calls:
             headers = {"Authorization": f"Bearer {token}"} if token else {}
             response = await client.get(path, headers=headers)

@@ -1,9 +1,9 @@
 """The fuzz inputs: Authorization headers, token-shaped strings, mutations and signed tokens.
 
 Every generator is a function of a `random.Random` and a `Context` (the pool's public facts
-and the tokens minted with its real keys) that returns a `Case`. The long-run script passes a
-seeded `random.Random`; the tests pass `st.randoms(use_true_random=False)`, so Hypothesis
-makes, and shrinks, every choice.
+and the tokens minted with its real keys) that returns a `Case`. The long-run script passes
+`random.Random(stream)`, so a run can be replayed; the tests pass
+`st.randoms(use_true_random=False)`, so Hypothesis makes, and shrinks, every choice.
 
 A `Case` is plain data that does not depend on the keys of one run: minted tokens appear by
 index, a mutation is its list of `Op`s, a signed token is its header, payload and signing key

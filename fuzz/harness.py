@@ -1,12 +1,12 @@
-"""The app under fuzz, the two ways of sending it a case, and the judge of its answers.
+"""The app under fuzz, how a case is sent to it, and the judge of its answers.
 
 `build_target` makes a `LocalUserPool` with two published keys (fixed ones, derived from a
-seeded PRNG), mints the known tokens at a fixed wall-clock time and pins the verifier's clock
-to it, so that every case's bytes and every answer are reproducible; then it builds a FastAPI
-app with four routes. `run_case` renders a case, sends it (through any `Sender`: raw ASGI for
-throughput, httpx's ASGI transport in the tests) or, for the "direct" category, hands the token
-to `CognitoVerifier.verify`, and returns a `Verdict`: what was expected, what was seen, and
-every problem with the answer.
+`random.Random` with a fixed argument), mints the known tokens at a fixed wall-clock time and
+pins the verifier's clock to it, so that every case's bytes and every answer are reproducible;
+then it builds a FastAPI app with four routes. `run_case` renders a case, sends it (raw ASGI,
+as a server would call the app) or, for the "direct" category, hands the token to
+`CognitoVerifier.verify`, and returns a `Verdict`: what was expected, what was seen, and every
+problem with the answer.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-import httpx
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import Depends, FastAPI
 from starlette.types import ASGIApp, Message
@@ -34,7 +33,7 @@ from fastapi_cognito_jwt import (
     require_scopes,
 )
 from fastapi_cognito_jwt.testing import LocalUserPool
-from tests import answers
+from tests import helpers
 
 from .generators import (
     ADMIN_GROUP,
@@ -72,7 +71,6 @@ __all__ = [
     "asgi_sender",
     "build_target",
     "fuzz_key",
-    "httpx_sender",
     "render",
     "run_case",
 ]
@@ -81,13 +79,13 @@ NOW: Final = 1_767_225_600
 """The verifier's wall clock (2026-01-01T00:00:00Z): tokens and answers do not age."""
 SECOND_KID: Final = "local-key-2"
 
-# The fixed answers (status, challenge, body) from the FastAPI-layer tests.
-_FIXED: Final[Mapping[str, answers.Expected]] = {
-    NO_CREDENTIALS: answers.NO_CREDENTIALS,
-    INVALID: answers.INVALID,
-    EXPIRED: answers.EXPIRED,
-    FORBIDDEN: answers.FORBIDDEN,
-    BAD_REQUEST: answers.BAD_REQUEST,
+# The fixed answers (status, challenge, body), as the tests of the bearer expect them.
+_FIXED: Final[Mapping[str, helpers.Expected]] = {
+    NO_CREDENTIALS: helpers.NO_CREDENTIALS,
+    INVALID: helpers.INVALID,
+    EXPIRED: helpers.EXPIRED,
+    FORBIDDEN: helpers.FORBIDDEN,
+    BAD_REQUEST: helpers.BAD_REQUEST,
 }
 _REJECTION_HEADERS: Final = frozenset({"content-length", "content-type", "www-authenticate"})
 # Text every rejection may contain whatever the token: a token that happens to spell part of
@@ -109,9 +107,6 @@ class Target:
     verifier: CognitoVerifier
     app: FastAPI
     ctx: Context
-
-    def __repr__(self) -> str:  # short: Hypothesis prints it with every failing example
-        return f"Target(issuer={self.ctx.issuer!r}, kids={self.ctx.kids!r})"
 
     @property
     def by_token(self) -> Mapping[str, Known]:
@@ -197,7 +192,7 @@ def _prime(rng: random.Random, bits: int) -> int:
 
 @functools.cache
 def fuzz_key(index: int) -> rsa.RSAPrivateKey:
-    """RSA-2048 key number `index`, the same in every run (test keys, from a seeded PRNG).
+    """RSA-2048 key number `index`, the same in every run (test keys, from a fixed PRNG).
 
     Fixed keys make the minted tokens, and so every case's bytes and answer, reproducible.
     """
@@ -344,17 +339,6 @@ def asgi_sender(app: ASGIApp) -> Sender:
     return send
 
 
-def httpx_sender(client: httpx.AsyncClient) -> Sender:
-    """Send through an `httpx.AsyncClient` (e.g. on `httpx.ASGITransport`)."""
-
-    async def send(path: str, headers: Sequence[tuple[bytes, bytes]]) -> Answer:
-        response = await client.get(path, headers=list(headers))
-        raw = [(name.lower(), value) for name, value in response.headers.raw]
-        return Answer(response.status_code, raw, response.content)
-
-    return send
-
-
 # -- judging ------------------------------------------------------------------------------
 
 
@@ -442,7 +426,7 @@ def _json(body: bytes) -> Any:
 
 
 def _secrets(token: str) -> set[str]:
-    needles = answers.token_secrets(token)
+    needles = helpers.token_secrets(token)
     return {needle for needle in needles if needle not in _FIXED_TEXT}
 
 

@@ -1,13 +1,14 @@
 """Long-run fuzzing: the CI properties' generators, for 100 000 inputs, without pytest.
 
-Run from the repository root: `python -m fuzz.run [--inputs N] [--seed S]` (or
-`python fuzz/run.py ...`). Inputs come from `fuzz.generators` driven by `random.Random(seed)`,
-so a run is reproducible; each is sent in-process to the ASGI app (or, for "direct", to
-`CognitoVerifier.verify`) and judged by `fuzz.harness`. The report counts inputs by category,
-statuses, outcomes, 500s, acceptances (of minted tokens, of freshly signed valid ones, of
-anything else), JWKS fetches, elapsed time and throughput. The exit status is 1 if any input
-got a 500 or an escaped exception, any token was wrongly accepted, any answer was not the one
-the oracle expects, or the JWKS was fetched more often than its cooldown and TTL allow.
+Run from the repository root: `python -m fuzz.run [--inputs N] [--stream S]` (or
+`python fuzz/run.py ...`). Inputs come from `fuzz.generators` driven by
+`random.Random(stream)`, so a run is reproducible; each is sent in-process to the ASGI app
+(or, for "direct", to `CognitoVerifier.verify`) and judged by `fuzz.harness`. The report
+counts inputs by category, statuses, outcomes, 500s, acceptances (of minted tokens, of freshly
+signed valid ones, of anything else), JWKS fetches, elapsed time and throughput. The exit
+status is 1 if any input got a 500 or an escaped exception, any token was wrongly accepted,
+any answer was not the one the oracle expects, or the JWKS was fetched more often than its
+cooldown and TTL allow.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ WEIGHTS = {
 class Report:
     """A run's counts, and whether they pass."""
 
-    seed: int
+    stream: int
     tally: Tally
     elapsed: float
     jwks_fetches: int
@@ -66,7 +67,7 @@ class Report:
         tally = self.tally
         total = sum(tally.inputs.values())
         rate = total / self.elapsed if self.elapsed else math.inf
-        lines = [f"inputs: {total} (seed {self.seed})"]
+        lines = [f"inputs: {total} (stream {self.stream})"]
         lines += [f"  {name:<14} {count:>7}" for name, count in sorted(tally.inputs.items())]
         lines.append("HTTP statuses:")
         lines += [f"  {status:<14} {count:>7}" for status, count in sorted(tally.statuses.items())]
@@ -90,12 +91,12 @@ class Report:
 
 
 async def fuzz(
-    inputs: int, seed: int, *, progress: Callable[[int, float], None] | None = None
+    inputs: int, stream: int, *, progress: Callable[[int, float], None] | None = None
 ) -> Report:
-    """Generate, send and judge `inputs` cases from `random.Random(seed)`."""
+    """Generate, send and judge `inputs` cases from `random.Random(stream)`."""
     target = build_target()
     send = asgi_sender(target.app)
-    rng = random.Random(seed)  # noqa: S311 - reproducible inputs, not cryptography
+    rng = random.Random(stream)  # noqa: S311 - reproducible inputs, not cryptography
     categories, weights = list(WEIGHTS), list(WEIGHTS.values())
     tally = Tally()
     start = time.perf_counter()
@@ -109,7 +110,7 @@ async def fuzz(
     settings = target.verifier.settings
     # One first fetch, one unknown-kid refetch per cooldown, one refresh per TTL.
     limit = 2 + int(elapsed // settings.jwks_miss_cooldown) + int(elapsed // settings.jwks_ttl)
-    return Report(seed, tally, elapsed, target.pool.jwks_requests, limit)
+    return Report(stream, tally, elapsed, target.pool.jwks_requests, limit)
 
 
 def _progress(done: int, elapsed: float) -> None:
@@ -122,10 +123,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m fuzz.run", description="Long-run fuzzing of the bearer and the verifier."
     )
     parser.add_argument("--inputs", type=int, default=100_000, help="inputs to run (100000)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the generators (0)")
+    parser.add_argument("--stream", type=int, default=0, help="which input stream to replay (0)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     args = parser.parse_args(argv)
-    report = asyncio.run(fuzz(args.inputs, args.seed, progress=None if args.quiet else _progress))
+    report = asyncio.run(fuzz(args.inputs, args.stream, progress=None if args.quiet else _progress))
     print("\n".join(report.lines()))
     return 0 if report.ok else 1
 

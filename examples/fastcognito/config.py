@@ -1,4 +1,4 @@
-"""The app's settings, read from the environment and `.env` as in the seed."""
+"""The app's settings, read from the environment and `.env`, and the library's from them."""
 
 from functools import lru_cache
 
@@ -8,7 +8,7 @@ from fastapi_cognito_jwt import CognitoSettings
 
 
 class Settings(BaseSettings):
-    """The seed's variables, plus two optional ones for a local emulator."""
+    """The pool, its region and the app client, plus two optional URLs for a local emulator."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
 
@@ -19,7 +19,7 @@ class Settings(BaseSettings):
     AWS_COGNITO_JWKS_URL: str | None = None
 
     def cognito(self) -> CognitoSettings:
-        """The library's settings for this pool and app client."""
+        """The library's `CognitoSettings` for this pool and app client."""
         return CognitoSettings(
             user_pool_id=self.AWS_COGNITO_USER_POOL_ID,
             client_ids=[self.AWS_COGNITO_APP_CLIENT_ID],

@@ -1,4 +1,4 @@
-"""A local Cognito for the demo and the tests: moto's server and seed 000's user pool.
+"""A local Cognito for the demo and the tests: moto's server and FastCognito's user pool.
 
 moto answers the user-pool API without an AWS account. Its confirmation step accepts any
 code (it sends no email), and it serves the pool's signing keys at
@@ -11,29 +11,36 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import boto3
 from moto.server import ThreadedMotoServer
 
 from .config import Settings
 
+if TYPE_CHECKING:
+    from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
+
 # moto keeps user pools per region and answers unsigned calls (the auth flows) from us-east-1.
 REGION = "us-east-1"
 # boto3 needs credentials to sign the admin calls that create the pool; moto accepts any.
-_DUMMY_AWS_ENV = {
+# Pointing the config files at nothing keeps the developer's ~/.aws out of it.
+AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
     "AWS_EC2_METADATA_DISABLED": "true",
     "AWS_CONFIG_FILE": os.devnull,
     "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
 }
+AWS_ENV_REMOVED = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
 
 
 def use_dummy_aws_env() -> None:
     """Point boto3 at dummy credentials, and away from the developer's AWS profile."""
-    os.environ.update(_DUMMY_AWS_ENV)
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
+    os.environ.update(AWS_ENV)
+    for name in AWS_ENV_REMOVED:
         os.environ.pop(name, None)
 
 
@@ -59,9 +66,20 @@ def moto_server(host: str = "127.0.0.1", port: int | None = None) -> Iterator[st
         server.stop()
 
 
+def idp_client(endpoint: str) -> "CognitoIdentityProviderClient":
+    """A boto3 Cognito client that talks to the emulator at `endpoint` only."""
+    return boto3.client(
+        "cognito-idp",
+        region_name=REGION,
+        endpoint_url=endpoint,
+        aws_access_key_id=AWS_ENV["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=AWS_ENV["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
 @dataclass(frozen=True)
 class LocalPool:
-    """Seed 000's user pool on the emulator and the app settings that point at it."""
+    """FastCognito's user pool on the emulator, and the app settings that point at it."""
 
     endpoint: str
     user_pool_id: str
@@ -79,17 +97,12 @@ class LocalPool:
 
 
 def create_user_pool(endpoint: str) -> LocalPool:
-    """Seed 000's pool: sign-in by email, `name`, `phone_number` and `custom:role`.
+    """FastCognito's pool: sign-in by email, `name`, `phone_number` and `custom:role`.
 
-    Its app client has no secret and allows `USER_PASSWORD_AUTH` and refresh, as in the seed.
+    Its app client has no secret and allows `USER_PASSWORD_AUTH` and refresh, which the app's
+    sign-in and refresh use.
     """
-    idp = boto3.client(
-        "cognito-idp",
-        region_name=REGION,
-        endpoint_url=endpoint,
-        aws_access_key_id=_DUMMY_AWS_ENV["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=_DUMMY_AWS_ENV["AWS_SECRET_ACCESS_KEY"],
-    )
+    idp = idp_client(endpoint)
     pool_id = idp.create_user_pool(
         PoolName="FastCognito",
         UsernameAttributes=["email"],

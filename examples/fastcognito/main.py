@@ -1,4 +1,4 @@
-"""The FastCognito app: the auth flows under /api/v1/auth and a protected route (seed 004)."""
+"""The FastCognito app: the auth flows under /api/v1/auth, protected routes under /api/v1/users."""
 
 from typing import Annotated
 
@@ -36,7 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         auth_router(cognito, bearer=auth, sign_up_model=UserSignup), prefix="/api/v1/auth"
     )
 
-    # Everything under /api/v1/users needs a valid access token (seed 004's protected router).
+    # Everything under /api/v1/users needs a valid access token.
     users = APIRouter(prefix="/api/v1/users", tags=["users"], dependencies=[Depends(auth)])
 
     @users.get("/hello")

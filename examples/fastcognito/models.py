@@ -1,4 +1,4 @@
-"""The seed's request model for sign-up; the other flows use the library's bodies."""
+"""The app's sign-up body; the other flows use the library's bodies."""
 
 from typing import Annotated
 

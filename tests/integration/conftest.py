@@ -1,69 +1,41 @@
 """Fixtures for the end-to-end tests: moto's Cognito server on 127.0.0.1 and real tokens.
 
 Everything is session-scoped: one server, one user pool and one sign-in per user serve the
-whole module (moto's tokens live an hour). boto3 gets dummy credentials and the region
-explicitly and through the environment, so no profile, config file or IMDS is consulted.
+whole session (moto's tokens live an hour). boto3 gets dummy credentials and the region, so
+no profile, config file or instance metadata is consulted.
 """
 
-from __future__ import annotations
-
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-import boto3
 import pytest
 
-from examples.fastcognito.emulator import moto_server as start_moto_server
+from examples.fastcognito.emulator import (
+    AWS_ENV,
+    AWS_ENV_REMOVED,
+    idp_client,
+    moto_server as start_moto_server,
+)
 from fastapi_cognito_jwt import CognitoSettings
 
 if TYPE_CHECKING:
     from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
 
-# moto answers unsigned user-pool calls (GlobalSignOut among them) from its us-east-1 backend.
-REGION = "us-east-1"
-ACCESS_KEY_ID = "testing"
-SECRET_ACCESS_KEY = "testing"
 PASSWORD = "Corr3ct-horse-battery!"
 ADMIN_GROUP = "admin"
-
-# What the fixture puts in the environment for the session; the previous values come back
-# afterwards. Pointing the config files at nothing keeps a developer's ~/.aws out of it.
-_AWS_ENV = {
-    "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
-    "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
-    "AWS_DEFAULT_REGION": REGION,
-    "AWS_REGION": REGION,
-    "AWS_EC2_METADATA_DISABLED": "true",
-    "AWS_CONFIG_FILE": os.devnull,
-    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-}
-_AWS_ENV_REMOVED = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
 
 
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:
     """Start moto's server on a free loopback port; yield its base URL; stop it afterwards."""
     with pytest.MonkeyPatch.context() as patch:
-        for name, value in _AWS_ENV.items():
+        for name, value in AWS_ENV.items():
             patch.setenv(name, value)
-        for name in _AWS_ENV_REMOVED:
+        for name in AWS_ENV_REMOVED:
             patch.delenv(name, raising=False)
         with start_moto_server() as url:
             yield url
-
-
-@pytest.fixture(scope="session")
-def cognito_idp(moto_server: str) -> CognitoIdentityProviderClient:
-    """A boto3 Cognito client talking to the moto server only."""
-    return boto3.client(
-        "cognito-idp",
-        region_name=REGION,
-        endpoint_url=moto_server,
-        aws_access_key_id=ACCESS_KEY_ID,
-        aws_secret_access_key=SECRET_ACCESS_KEY,
-    )
 
 
 @dataclass(frozen=True)
@@ -74,7 +46,6 @@ class SignedIn:
     sub: str
     email: str
     client_id: str
-    groups: tuple[str, ...]
     access_token: str
     id_token: str
     refresh_token: str
@@ -85,26 +56,19 @@ class MotoUserPool:
     """A user pool on the moto server with two app clients; only `client_id` is configured."""
 
     base_url: str
-    idp: CognitoIdentityProviderClient
+    idp: "CognitoIdentityProviderClient"
     user_pool_id: str
     client_id: str
     other_client_id: str
 
-    @property
-    def jwks_url(self) -> str:
-        return f"{self.base_url}/{self.user_pool_id}/.well-known/jwks.json"
-
-    @property
-    def issuer(self) -> str:
-        return f"https://cognito-idp.{REGION}.amazonaws.com/{self.user_pool_id}"
-
-    def settings(self, *, client_ids: list[str] | None = None) -> CognitoSettings:
+    def settings(self, **overrides: Any) -> CognitoSettings:
         """Settings for this pool: the default issuer, and the JWKS from the moto server."""
-        return CognitoSettings(
-            user_pool_id=self.user_pool_id,
-            client_ids=client_ids if client_ids is not None else [self.client_id],
-            jwks_url=self.jwks_url,
-        )
+        fields: dict[str, Any] = {
+            "user_pool_id": self.user_pool_id,
+            "client_ids": [self.client_id],
+            "jwks_url": f"{self.base_url}/{self.user_pool_id}/.well-known/jwks.json",
+        }
+        return CognitoSettings(**{**fields, **overrides})
 
     def sign_up(self, username: str, *, groups: tuple[str, ...] = ()) -> None:
         """Sign a user up (email and custom:team attributes), confirm it, add it to groups."""
@@ -125,23 +89,18 @@ class MotoUserPool:
 
     def sign_in(self, username: str, *, client_id: str | None = None) -> SignedIn:
         client_id = client_id or self.client_id
-        response = self.idp.initiate_auth(
+        result = self.idp.initiate_auth(
             ClientId=client_id,
             AuthFlow="USER_PASSWORD_AUTH",
             AuthParameters={"USERNAME": username, "PASSWORD": PASSWORD},
-        )
-        result = response["AuthenticationResult"]
+        )["AuthenticationResult"]
         user = self.idp.admin_get_user(UserPoolId=self.user_pool_id, Username=username)
         attributes = {item["Name"]: item.get("Value", "") for item in user["UserAttributes"]}
-        groups = self.idp.admin_list_groups_for_user(
-            UserPoolId=self.user_pool_id, Username=username
-        )["Groups"]
         return SignedIn(
             username=username,
             sub=attributes["sub"],
             email=attributes["email"],
             client_id=client_id,
-            groups=tuple(group["GroupName"] for group in groups),
             access_token=result["AccessToken"],
             id_token=result["IdToken"],
             refresh_token=result["RefreshToken"],
@@ -149,8 +108,9 @@ class MotoUserPool:
 
 
 @pytest.fixture(scope="session")
-def user_pool(moto_server: str, cognito_idp: CognitoIdentityProviderClient) -> MotoUserPool:
+def user_pool(moto_server: str) -> MotoUserPool:
     """A pool with a `custom:team` attribute, an `admin` group and two secret-less clients."""
+    cognito_idp = idp_client(moto_server)
     pool_id = cognito_idp.create_user_pool(
         PoolName="integration",
         Schema=[{"Name": "team", "AttributeDataType": "String", "Mutable": True}],
@@ -168,13 +128,7 @@ def user_pool(moto_server: str, cognito_idp: CognitoIdentityProviderClient) -> M
         for name in ("web", "other")
     ]
     cognito_idp.create_group(UserPoolId=pool_id, GroupName=ADMIN_GROUP)
-    return MotoUserPool(
-        base_url=moto_server,
-        idp=cognito_idp,
-        user_pool_id=pool_id,
-        client_id=clients[0],
-        other_client_id=clients[1],
-    )
+    return MotoUserPool(moto_server, cognito_idp, pool_id, clients[0], clients[1])
 
 
 @pytest.fixture(scope="session")

@@ -1,12 +1,10 @@
-"""The load test's CI smoke version: `benchmarks/load.py` for 5 seconds, no 5xx, bounded caches.
+"""`benchmarks/load.py` for 5 seconds: a real uvicorn serving mixed tokens concurrently.
 
-The full run (`make load`: 60 s, 20 000 distinct tokens, the library's default cache size)
-judges memory; this one shrinks the token pool and the cache so that priming takes about a
-second and the cache still fills and evicts, and checks the script's verdict and its summary.
+The one test where the library runs under a real server, over sockets, with many requests in
+flight: no 5xx, every answer the one the route owes, and the caches bounded while they fill
+and evict. The token pool and the cache are small so that priming takes about a second.
 Throughput is not asserted: CI machines are shared and noisy.
 """
-
-from __future__ import annotations
 
 import json
 import os
@@ -20,40 +18,24 @@ import pytest
 pytestmark = pytest.mark.security
 
 ROOT = Path(__file__).resolve().parents[2]
-# As passed to the script below (literals there, for the subprocess linter).
-SECONDS = 5
-DISTINCT = 2000
 CACHE_SIZE = 500
-KINDS = ("valid_distinct", "valid_hot", "expired", "forged", "garbage", "missing")
-# /public answers 200 whatever the header; the protected routes answer these.
-ALLOWED = {
-    "valid_distinct": {"200", "403"},
-    "valid_hot": {"200", "403"},
-    "expired": {"200", "401"},
-    "forged": {"200", "401"},
-    "garbage": {"200", "401"},
-    "missing": {"200", "400", "401"},
+ARGS = f"--seconds 5 --distinct 2000 --cache-size {CACHE_SIZE} --json"
+# The statuses each kind of request may get (/public answers 200 whatever the header), and
+# those it must get at least once.
+ANSWERS = {
+    "valid_distinct": ({"200", "403"}, {"200"}),
+    "valid_hot": ({"200", "403"}, {"200"}),
+    "expired": ({"200", "401"}, {"401"}),
+    "forged": ({"200", "401"}, {"401"}),
+    "garbage": ({"200", "401"}, {"401"}),
+    "missing": ({"200", "400", "401"}, {"400", "401"}),  # 400: two Authorization headers
 }
 
 
-@pytest.fixture(scope="module")
-def smoke() -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
-    # subprocess.run kills the script on timeout; its server process exits when it does.
+def test_mixed_load_under_uvicorn() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("COGNITO_")}
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-W",
-            "error",
-            "benchmarks/load.py",
-            "--seconds",
-            "5",
-            "--distinct",
-            "2000",
-            "--cache-size",
-            "500",
-            "--json",
-        ],
+    result = subprocess.run(  # noqa: S603 - fixed arguments
+        [sys.executable, "-W", "error", "benchmarks/load.py", *ARGS.split()],
         cwd=ROOT,
         env={**env, "PYTHONUNBUFFERED": "1"},
         capture_output=True,
@@ -61,77 +43,26 @@ def smoke() -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
         timeout=120,
         check=False,
     )
-    lines = result.stdout.strip().splitlines()
-    assert lines, f"no output; stderr:\n{result.stderr}"
-    summary: dict[str, Any] = json.loads(lines[-1])
-    return result, summary
-
-
-def test_exits_zero_with_no_failures(
-    smoke: tuple[subprocess.CompletedProcess[str], dict[str, Any]],
-) -> None:
-    result, summary = smoke
     assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
-    assert summary["ok"] is True
-    assert summary["failures"] == []
-    assert "OK" in result.stdout
-
-
-def test_no_5xx_and_every_answer_as_owed(
-    smoke: tuple[subprocess.CompletedProcess[str], dict[str, Any]],
-) -> None:
-    _result, summary = smoke
-    assert summary["server_errors"] == 0
-    assert summary["unexpected"] == 0
-    assert summary["unexpected_detail"] == []
-    assert summary["transport_errors"] == 0
-    assert summary["prime"] == {
-        "requests": 2 * CACHE_SIZE,
-        "server_errors": 0,
-        "unexpected": 0,
-        "transport_errors": 0,
-        "seconds": summary["prime"]["seconds"],
-    }
-    assert set(summary["statuses"]) <= {"200", "400", "401", "403"}
+    summary: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    assert (summary["ok"], summary["failures"]) == (True, [])
+    for count in ("server_errors", "unexpected", "transport_errors"):
+        assert summary[count] == summary["prime"][count] == 0, count
+    assert summary["prime"]["requests"] == 2 * CACHE_SIZE
     assert sum(summary["statuses"].values()) == summary["requests"]
-
-
-def test_every_kind_of_request_was_sent(
-    smoke: tuple[subprocess.CompletedProcess[str], dict[str, Any]],
-) -> None:
-    _result, summary = smoke
-    assert summary["seconds"] == SECONDS
-    assert summary["elapsed"] >= SECONDS
-    assert summary["requests"] > 0
-    assert summary["rps"] > 0
-    assert set(summary["kinds"]) == set(KINDS)
+    assert set(summary["kinds"]) == set(ANSWERS)
     for kind, seen in summary["kinds"].items():
-        assert seen["requests"] > 0, kind
-        assert set(seen["statuses"]) <= ALLOWED[kind], kind
+        allowed, required = ANSWERS[kind]
+        assert allowed >= set(seen["statuses"]) >= required, kind
         assert sum(seen["statuses"].values()) == seen["requests"], kind
-    assert summary["kinds"]["valid_distinct"]["statuses"]["200"] > 0
-    assert summary["kinds"]["valid_hot"]["statuses"]["200"] > 0
-    for kind in ("expired", "forged", "garbage", "missing"):
-        assert summary["kinds"][kind]["statuses"]["401"] > 0, kind
-    assert summary["kinds"]["missing"]["statuses"]["400"] > 0  # two Authorization headers
-
-
-def test_caches_stay_bounded_and_memory_is_reported(
-    smoke: tuple[subprocess.CompletedProcess[str], dict[str, Any]],
-) -> None:
-    _result, summary = smoke
-    cache = summary["cache"]
     # Primed full, then more distinct tokens than the cache holds: it kept evicting.
-    assert cache["primed"]["cache"] == CACHE_SIZE
+    cache = summary["cache"]
+    assert cache["primed"]["cache"] == cache["end"]["cache"] == CACHE_SIZE
     assert summary["distinct_tokens_sent"] // 2 > CACHE_SIZE
     for moment in ("primed", "warmup", "end"):
         assert cache[moment]["cache_max"] == CACHE_SIZE
         assert cache[moment]["cache"] <= CACHE_SIZE
         assert cache[moment]["seen"] <= max(2 * CACHE_SIZE, 1024)
         assert cache[moment]["headers_memo"] <= 32
-    assert cache["end"]["cache"] == CACHE_SIZE
-    rss = summary["rss_mb"]
-    assert set(rss) >= {"ready", "primed", "warmup", "end", "growth", "max_growth"}
-    assert rss["ready"] > 0
-    assert rss["growth"] <= rss["max_growth"]
+    assert summary["rss_mb"]["growth"] <= summary["rss_mb"]["max_growth"]
     assert summary["rss_samples"] >= 3  # about one a second
