@@ -1,260 +1,126 @@
-"""A fake Cognito user-pool API for the router tests, and a caller for the mounted routes.
+"""A fake of Cognito's user-pool JSON API behind an `httpx2.MockTransport`, for the auth flows.
 
-`FakeCognito` sits behind an `httpx.MockTransport`: it records each operation (from
-`X-Amz-Target`) with its JSON body and answers with a canned reply, an error reply, a broken
-reply or a transport failure. Replies stream their bodies, as a real transport's do.
+It follows Cognito's wire protocol: one `POST` per operation, named by `X-Amz-Target:
+AWSCognitoIdentityProviderService.<Operation>`, with a JSON body; a success is HTTP 200 with a
+JSON object in Cognito's PascalCase shapes (with keys the library does not read); a refusal is
+HTTP 400 with `{"__type": "<Code>Exception", "message": ...}`, whose message may quote what was
+sent. Replies stream their bodies unread, as a real connection's do. It keeps no user state.
 """
 
+import base64
+import hashlib
+import hmac
 import json
 from collections.abc import Callable
 from typing import Any
 
-import httpx
-from fastapi.testclient import TestClient
+import anyio
+import httpx2
 
-PREFIX = "/api/v1/auth"
 TARGET = "AWSCognitoIdentityProviderService."
+JSON_TYPE = {"Content-Type": "application/x-amz-json-1.1"}
 
-# Distinctive values, so a leak of any of them is found by a plain substring search.
-USERNAME = "alice-7c1f"
+# Distinctive values, so that a leak of any of them is found by a plain substring search.
+USERNAME = "alice-7c1f@example.com"
+SUB = "5f1c7a4e-1111-4000-8000-00000000a11c"
 PASSWORD = "Pw-9d2e-Secret!"
 NEW_PASSWORD = "Pw-4b8a-Fresh!"
 CODE = "C0DE5e3a"
-REFRESH = "refresh-6f0b-handle"
+ACCESS, ID, REFRESH = "cognito-access-3a9f", "cognito-id-8e21", "refresh-6f0b-handle"
 SESSION = "session-1d7e-" + "s" * 30
-SUB = "5f1c7a4e-1111-4000-8000-00000000a11c"
+SECRET = "1example23secret456789abcdefghijklmnopqrstuvwxyz0"
+# Cognito's messages may quote the request: this one quotes everything a flow sends.
+QUOTING = f"Incorrect: {USERNAME} {PASSWORD} {NEW_PASSWORD} {CODE} {REFRESH} {SESSION}"
 
-TOKENS = {
-    "AccessToken": "cognito-access",
-    "IdToken": "cognito-id",
-    "RefreshToken": "cognito-refresh",
-    "ExpiresIn": 3600,
-    "TokenType": "Bearer",
-}
-TOKEN_BODY = {
-    "access_token": "cognito-access",
-    "id_token": "cognito-id",
-    "refresh_token": "cognito-refresh",
-    "expires_in": 3600,
-    "token_type": "Bearer",
-}
-PARAMETERS = {"USER_ID_FOR_SRP": USERNAME, "requiredAttributes": "[]"}
-CHALLENGE = {
-    "ChallengeName": "NEW_PASSWORD_REQUIRED",
-    "Session": SESSION,
-    "ChallengeParameters": PARAMETERS,
-}
-CHALLENGE_BODY = {
-    "challenge_name": "NEW_PASSWORD_REQUIRED",
-    "session": SESSION,
-    "username": USERNAME,
-    "parameters": PARAMETERS,
-}
-DELIVERY = {
-    "CodeDeliveryDetails": {
-        "Destination": "a***@e***",
-        "DeliveryMedium": "EMAIL",
-        "AttributeName": "email",
-    }
-}
-ATTRIBUTES = [{"Name": "sub", "Value": SUB}, {"Name": "email", "Value": "alice@example.com"}]
-REPLIES: dict[str, Any] = {
-    "SignUp": {"UserSub": SUB, "UserConfirmed": False, **DELIVERY},
-    "ConfirmSignUp": {},
-    "ResendConfirmationCode": DELIVERY,
-    "InitiateAuth": {"AuthenticationResult": TOKENS},
+TOKENS = {"AccessToken": ACCESS, "IdToken": ID, "RefreshToken": REFRESH, "ExpiresIn": 3600,
+          "TokenType": "Bearer", "NewDeviceMetadata": {"DeviceKey": "k"}}  # fmt: skip
+PARAMETERS = {"USER_ID_FOR_SRP": SUB, "requiredAttributes": "[]"}
+CHALLENGE = {"ChallengeName": "NEW_PASSWORD_REQUIRED", "Session": SESSION,
+             "ChallengeParameters": PARAMETERS}  # fmt: skip
+DELIVERY = {"Destination": "a***@e***", "DeliveryMedium": "EMAIL", "AttributeName": "email"}
+REPLIES: dict[str, Any] = {  # the other operations answer {}
+    "SignUp": {"UserSub": SUB, "UserConfirmed": False, "CodeDeliveryDetails": DELIVERY,
+               "Session": "sign-up-session"},
+    "ResendConfirmationCode": {"CodeDeliveryDetails": DELIVERY},
+    "InitiateAuth": {"AuthenticationResult": TOKENS, "ChallengeParameters": {}},
     "RespondToAuthChallenge": {"AuthenticationResult": TOKENS},
-    "ForgotPassword": DELIVERY,
-    "ConfirmForgotPassword": {},
-    "ChangePassword": {},
-    "GlobalSignOut": {},
-    "GetUser": {"Username": USERNAME, "UserAttributes": ATTRIBUTES},
-}
+    "ForgotPassword": {"CodeDeliveryDetails": DELIVERY},
+    "GetUser": {"Username": USERNAME, "UserAttributes": [{"Name": "sub", "Value": SUB},
+                                                         {"Name": "email", "Value": "a@b.c"}]},
+    "GetUserAttributeVerificationCode": {"CodeDeliveryDetails": DELIVERY},
+}  # fmt: skip
 
-# The body each route is sent unless a test says otherwise; /logout and /me take none.
-BODIES: dict[str, dict[str, Any]] = {
-    "/signup": {
-        "username": USERNAME,
-        "password": PASSWORD,
-        "email": "alice@example.com",
-        "phone_number": "+447700900123",
-        "attributes": {"custom:plan": "pro", "name": "Alice"},
-    },
-    "/verify": {"username": USERNAME, "code": CODE},
-    "/resend-code": {"username": USERNAME},
-    "/signin": {"username": USERNAME, "password": PASSWORD},
-    "/challenge": {
-        "username": USERNAME,
-        "challenge_name": "NEW_PASSWORD_REQUIRED",
-        "session": SESSION,
-        "responses": {"NEW_PASSWORD": NEW_PASSWORD},
-    },
-    "/refresh": {"refresh_token": REFRESH},
-    "/forgot-password": {"username": USERNAME},
-    "/reset-password": {"username": USERNAME, "code": CODE, "new_password": NEW_PASSWORD},
-    "/change-password": {"previous_password": PASSWORD, "proposed_password": NEW_PASSWORD},
-}
-ROUTES = [*BODIES, "/logout", "/me"]
-# What Cognito receives for each default body: (operation, body without ClientId), and
-# "<token>" for the bearer's access token.
-REQUESTS: dict[str, tuple[str, dict[str, Any]]] = {
-    "/signup": (
-        "SignUp",
-        {
-            "Username": USERNAME,
-            "Password": PASSWORD,
-            "UserAttributes": [
-                {"Name": "custom:plan", "Value": "pro"},
-                {"Name": "name", "Value": "Alice"},
-                {"Name": "email", "Value": "alice@example.com"},
-                {"Name": "phone_number", "Value": "+447700900123"},
-            ],
-        },
-    ),
-    "/verify": ("ConfirmSignUp", {"Username": USERNAME, "ConfirmationCode": CODE}),
-    "/resend-code": ("ResendConfirmationCode", {"Username": USERNAME}),
-    "/signin": (
-        "InitiateAuth",
-        {
-            "AuthFlow": "USER_PASSWORD_AUTH",
-            "AuthParameters": {"USERNAME": USERNAME, "PASSWORD": PASSWORD},
-        },
-    ),
-    "/challenge": (
-        "RespondToAuthChallenge",
-        {
-            "ChallengeName": "NEW_PASSWORD_REQUIRED",
-            "Session": SESSION,
-            "ChallengeResponses": {"NEW_PASSWORD": NEW_PASSWORD, "USERNAME": USERNAME},
-        },
-    ),
-    "/refresh": (
-        "InitiateAuth",
-        {"AuthFlow": "REFRESH_TOKEN_AUTH", "AuthParameters": {"REFRESH_TOKEN": REFRESH}},
-    ),
-    "/forgot-password": ("ForgotPassword", {"Username": USERNAME}),
-    "/reset-password": (
-        "ConfirmForgotPassword",
-        {"Username": USERNAME, "ConfirmationCode": CODE, "Password": NEW_PASSWORD},
-    ),
-    "/change-password": (
-        "ChangePassword",
-        {"AccessToken": "<token>", "PreviousPassword": PASSWORD, "ProposedPassword": NEW_PASSWORD},
-    ),
-}
-BEARER_ROUTES = ["/change-password", "/logout", "/me"]
-# What each route sends that Cognito's message could quote; "<token>" is the bearer token.
-QUOTABLE: dict[str, list[str]] = {
-    "/signup": [USERNAME, PASSWORD],
-    "/verify": [USERNAME, CODE],
-    "/resend-code": [USERNAME],
-    "/signin": [USERNAME, PASSWORD],
-    "/challenge": [USERNAME, SESSION, NEW_PASSWORD],
-    "/refresh": [REFRESH],
-    "/forgot-password": [USERNAME],
-    "/reset-password": [USERNAME, CODE, NEW_PASSWORD],
-    "/change-password": [PASSWORD, NEW_PASSWORD, "<token>"],
-    "/logout": ["<token>"],
-    "/me": ["<token>"],
-}
-
-Reply = Callable[[], httpx.Response]
+Reply = Callable[[], httpx2.Response]
 
 
-JSON_TYPE = {"Content-Type": "application/x-amz-json-1.1"}
+def secret_hash(username: str, client_id: str, secret: str = SECRET) -> str:
+    """Cognito's SECRET_HASH: Base64(HMAC-SHA256(secret, username + client_id))."""
+    digest = hmac.new(secret.encode(), (username + client_id).encode(), hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
 
 
-def reply(
-    status: int = 200,
-    document: Any = None,
-    *,
-    content: bytes | None = None,
-    headers: dict[str, str] | None = None,
-) -> httpx.Response:
-    """A streamed reply, not yet read, as a real transport returns it."""
-    if content is None:
-        content = b"" if document is None else json.dumps(document).encode()
-    return httpx.Response(status, headers=headers or JSON_TYPE, stream=httpx.ByteStream(content))
+def reply(status: int, document: Any = None, *, content: bytes = b"", headers: Any = None) -> Any:
+    """A reply whose body streams unread, as a real transport returns it."""
+    content = content if document is None else json.dumps(document).encode()
+    headers = JSON_TYPE if headers is None else headers
+    return httpx2.Response(status, headers=headers, stream=httpx2.ByteStream(content))
 
 
-def respond(status: int, content: bytes, headers: dict[str, str] | None = None) -> httpx.Response:
-    """A reply that streams its body, as a real transport's does."""
-    return reply(status, content=content, headers={**JSON_TYPE, **(headers or {})})
+def ok(document: Any) -> Reply:
+    return lambda: reply(200, document)
 
 
-def error(code: str, message: str = "Cognito says no", status: int = 400) -> Reply:
-    """A Cognito error reply, as the user-pool API sends it."""
-    content = json.dumps({"__type": code, "message": message}).encode()
-    return lambda: respond(status, content)
+def error(code: str, message: str = QUOTING, status: int = 400) -> Reply:
+    """Cognito's refusal: `__type` names the code; the message quotes the request."""
+    return lambda: reply(status, {"__type": code, "message": message})
 
 
-def ok(body: Any) -> Reply:
-    return lambda: respond(200, json.dumps(body).encode())
+def raw(status: int, content: bytes, headers: Any = None) -> Reply:
+    return lambda: reply(status, content=content, headers=headers or {"Content-Type": "text/html"})
 
 
-def raw(status: int, content: bytes) -> Reply:
-    return lambda: respond(status, content, {"Content-Type": "text/html"})
+def fails(exc: Exception) -> Reply:
+    """No reply: the transport raises `exc` (the same instance each time)."""
 
+    def raising() -> httpx2.Response:
+        raise exc
 
-def fails(kind: type[httpx.TransportError]) -> Reply:
-    def reply() -> httpx.Response:
-        raise kind("simulated failure")
-
-    return reply
+    return raising
 
 
 class FakeCognito:
-    """Records (operation, body); answers `always`, else `replies[operation]`, else REPLIES'."""
+    """Records each request; answers with `always`, else the next of `script`, else
+    `replies[operation]`, else the canned `REPLIES`, after `delay` seconds."""
 
     def __init__(self) -> None:
-        self.requests: list[tuple[str, dict[str, Any]]] = []
+        self.requests: list[httpx2.Request] = []
+        self.script: list[Reply] = []
         self.replies: dict[str, Reply] = {}
         self.always: Reply | None = None
+        self.delay = 0.0
+        self.closed = 0  # how often a transport of this fake was closed
 
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        operation = request.headers["X-Amz-Target"].removeprefix(TARGET)
-        self.requests.append((operation, json.loads(request.content)))
-        return (self.always or self.replies.get(operation) or ok(REPLIES[operation]))()
+    @property
+    def calls(self) -> list[tuple[str, Any]]:
+        """(operation, JSON body) of each request, in order."""
+        return [(operation(r), json.loads(r.content)) for r in self.requests]
 
-    def transport(self) -> httpx.MockTransport:
-        return httpx.MockTransport(self.handle)
+    async def handle(self, request: httpx2.Request) -> httpx2.Response:
+        self.requests.append(request)
+        await anyio.sleep(self.delay)
+        answer = self.always or (self.script.pop(0) if self.script else None)
+        name = operation(request)
+        return (answer or self.replies.get(name) or ok(REPLIES.get(name, {})))()
 
+    def transport(self) -> httpx2.MockTransport:
+        fake = self
 
-class Api:
-    """Calls a mounted route with its default body and, on bearer routes, an access token."""
+        class Transport(httpx2.MockTransport):
+            async def aclose(self) -> None:
+                fake.closed += 1
 
-    def __init__(self, client: TestClient, token: str) -> None:
-        self.client = client
-        self.token = token
-
-    def __call__(
-        self,
-        path: str,
-        body: Any = None,
-        *,
-        content: bytes | None = None,
-        token: str | None = None,
-        anonymous: bool = False,
-    ) -> httpx.Response:
-        headers = {} if anonymous else {"Authorization": f"Bearer {token or self.token}"}
-        response: httpx.Response
-        if path == "/me":
-            response = self.client.get(PREFIX + path, headers=headers)
-        elif content is not None:
-            headers["Content-Type"] = "application/json"
-            response = self.client.post(PREFIX + path, content=content, headers=headers)
-        else:
-            payload = body if body is not None else BODIES.get(path)
-            response = self.client.post(PREFIX + path, json=payload, headers=headers)
-        return response
+        return Transport(self.handle)
 
 
-def headers_of(response: httpx.Response) -> dict[str, str]:
-    """The headers an error answer may carry, when present."""
-    names = ("www-authenticate", "retry-after")
-    return {name: response.headers[name] for name in names if name in response.headers}
-
-
-def answer(response: httpx.Response) -> tuple[int, Any, dict[str, str]]:
-    """Status, JSON body and the error headers: what a client can tell apart."""
-    return response.status_code, response.json(), headers_of(response)
+def operation(request: httpx2.Request) -> str:
+    return request.headers["X-Amz-Target"].removeprefix(TARGET)

@@ -1,120 +1,146 @@
-"""The examples work as documented: the protected API and the `make demo` walkthrough."""
+"""The examples and the README's code work as documented, through their public functions.
 
-import os
-import subprocess
-import sys
+The FastCognito journey against an emulated Cognito is in tests/integration.
+"""
+
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
+from pydantic import ValidationError
 
+from examples.fastcognito.config import Settings, get_settings
+from examples.fastcognito.main import create_app as create_fastcognito
+from examples.fastcognito.models import UserSignup
 from examples.protected_api import create_app, create_app_from_env
-from fastapi_cognito_jwt import ConfigurationError
+from examples.protected_api_demo import main as demo
+from fastapi_cognito_jwt import CognitoVerifier, ConfigurationError, TokenError
 from fastapi_cognito_jwt.testing import LocalUserPool
+from tests.helpers import FORBIDDEN, NO_CREDENTIALS, assert_rejected, bearer, send
 
+pytestmark = pytest.mark.anyio
 ROOT = Path(__file__).resolve().parent.parent
+POOL, CLIENT = "eu-west-1_AbC123", "3n4b5urk1ft4fl3mg5e62d9ado"
+AUTH_ROUTES = "signup verify resend-code signin challenge refresh forgot-password".split()
+AUTH_ROUTES += "reset-password change-password logout me".split()
 
 
-@pytest.fixture
-def client(pool: LocalUserPool) -> TestClient:
-    return TestClient(create_app(pool.bearer(token_use="access")))
+def assert_auth_routes(app: FastAPI) -> dict[str, Any]:
+    schema = app.openapi()
+    assert {f"/api/v1/auth/{route}" for route in AUTH_ROUTES} <= set(schema["paths"])
+    return schema
 
 
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def test_public_route_needs_no_token(client: TestClient) -> None:
-    assert client.get("/public").status_code == 200
-
-
-@pytest.mark.parametrize("path", ["/me", "/hello", "/admin", "/reports", "/private/groups"])
-def test_protected_routes_need_a_token(client: TestClient, path: str) -> None:
-    response = client.get(path)
-    assert response.status_code == 401
-    assert response.headers["www-authenticate"] == "Bearer"
-    assert response.json() == {"detail": "Not authenticated"}
-
-
-def test_routes_answer_a_user(client: TestClient, pool: LocalUserPool) -> None:
-    token = pool.access_token(username="alice", groups=["users"], scopes=["openid"])
-    me = client.get("/me", headers=bearer(token))
-    assert me.status_code == 200
-    assert me.json()["username"] == "alice"
-    assert client.get("/hello", headers=bearer(token)).json() == {"message": "Hello, alice"}
-    assert client.get("/private/groups", headers=bearer(token)).json() == ["users"]
+async def test_protected_api_answers(pool: LocalUserPool) -> None:
+    app = create_app(pool.bearer(token_use="access"))
+    assert (await send(app, "/public")).status_code == 200
+    for path in ("/me", "/hello", "/admin", "/reports", "/private/groups"):
+        assert_rejected(await send(app, path), NO_CREDENTIALS, pool)
+    alice = pool.access_token(username="alice", groups=["users"], scopes=["openid"])
+    assert (await send(app, "/me", bearer(alice))).json()["username"] == "alice"
+    assert (await send(app, "/hello", bearer(alice))).json() == {"message": "Hello, alice"}
+    assert (await send(app, "/private/groups", bearer(alice))).json() == ["users"]
     for path in ("/admin", "/reports"):
-        denied = client.get(path, headers=bearer(token))
-        assert denied.status_code == 403
-        assert denied.headers["www-authenticate"] == 'Bearer error="insufficient_scope"'
-        assert token not in denied.text
+        assert_rejected(await send(app, path, bearer(alice)), FORBIDDEN, pool, alice)
+    root = pool.access_token(username="root", groups=["admin"], scopes=["api/read"])
+    for path in ("/admin", "/reports"):
+        assert (await send(app, path, bearer(root))).status_code == 200
 
 
-def test_routes_answer_an_admin_with_the_scope(client: TestClient, pool: LocalUserPool) -> None:
-    token = pool.access_token(username="root", groups=["admin"], scopes=["api/read"])
-    assert client.get("/admin", headers=bearer(token)).status_code == 200
-    assert client.get("/reports", headers=bearer(token)).status_code == 200
-
-
-def test_app_from_env_reads_cognito_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_protected_api_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ConfigurationError):
         create_app_from_env()
-    monkeypatch.setenv("COGNITO_USER_POOL_ID", "eu-west-1_AbC123")
-    monkeypatch.setenv("COGNITO_CLIENT_IDS", "3n4b5urk1ft4fl3mg5e62d9ado")
-    app = create_app_from_env()
-    assert TestClient(app).get("/me").status_code == 401
+    monkeypatch.setenv("COGNITO_USER_POOL_ID", POOL)
+    monkeypatch.setenv("COGNITO_CLIENT_IDS", CLIENT)
+    assert (await send(create_app_from_env(), "/me")).status_code == 401
 
 
-def _readme_blocks() -> list[str]:
+async def test_protected_api_demo_prints_each_answer(capsys: pytest.CaptureFixture[str]) -> None:
+    await demo()
+    out = capsys.readouterr().out
+    answers = [line.split("->")[1].split()[0] for line in out.splitlines() if "->" in line]
+    assert answers == "200 401 401 401 401 401 200 200 403 200 403 200 200".split()
+    assert 'WWW-Authenticate: Bearer error="invalid_token"' in out
+    assert "The JWKS was fetched 1 time(s)" in out
+
+
+async def test_readme_code_runs_as_written(pool: LocalUserPool) -> None:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    return [block.split("```", 1)[0] for block in text.split("```python\n")[1:]]
-
-
-def test_readme_quickstart_and_testing_recipe_run_as_written() -> None:
-    quickstart, _flows, testing = _readme_blocks()
-    namespace: dict[str, object] = {}
+    blocks = [block.split("```", 1)[0] for block in text.split("```python\n")[1:]]
+    quickstart, deny_list, flows, testing = blocks
+    namespace: dict[str, Any] = {}
     exec(quickstart, namespace)  # noqa: S102 - the README's own code
-    exec(testing, namespace)  # noqa: S102 - the README's own code; it asserts a 200 itself
-    client = TestClient(namespace["app"])  # type: ignore[arg-type]
-    pool = namespace["pool"]
-    assert isinstance(pool, LocalUserPool)
-    token = pool.access_token(username="alice")
-    hello = client.get("/hello", headers=bearer(token))
-    assert (hello.status_code, hello.json()) == (200, "Hello, alice")
-    assert client.get("/admin", headers=bearer(token)).status_code == 403
-    assert client.get("/hello").status_code == 401
+    exec(testing, namespace)  # noqa: S102 - it asserts a 200 itself
+    app, kit = namespace["app"], namespace["pool"]
+    token = kit.access_token(username="alice")
+    assert (await send(app, "/hello", bearer(token))).json() == "Hello, alice"
+    assert (await send(app, "/admin", bearer(token))).status_code == 403
+    assert (await send(app, "/hello")).status_code == 401
+    exec(deny_list, namespace)  # noqa: S102 - the verify override recipe
+    assert isinstance(namespace["auth"].verifier, CognitoVerifier)
+    verifier = namespace["DenyList"](pool.settings(), transport=pool.transport())
+    revoked = pool.access_token(claims={"jti": "revoked-jti"})
+    namespace["denied"].add("revoked-jti")
+    with pytest.raises(TokenError):
+        await verifier.verify(revoked, token_use="access")
+    assert (await verifier.verify(pool.access_token(), token_use="access")).username == "alice"
+    exec(flows, namespace)  # noqa: S102
+    assert_auth_routes(namespace["app"])
 
 
-def test_protected_api_demo_prints_each_answer() -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COGNITO_")}
-    result = subprocess.run(
-        [sys.executable, "-m", "examples.protected_api_demo"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
-    answers = [line.split("->")[1].split()[0] for line in lines if "->" in line]
-    assert answers == [
-        "200", "401", "401", "401", "401", "401", "200", "200", "403", "200", "403", "200", "200"
-    ]  # fmt: skip
-    assert 'WWW-Authenticate: Bearer error="invalid_token"' in result.stdout
-    assert "The JWKS was fetched 1 time(s)" in result.stdout
+ENV = {"AWS_REGION_NAME": "eu-west-1", "AWS_COGNITO_APP_CLIENT_ID": CLIENT}
+ENV["AWS_COGNITO_USER_POOL_ID"] = POOL
+SIGNUP: dict[str, Any] = {
+    "full_name": "Ada Lovelace", "email": "ada@example.com", "phone_number": "+15555550100",
+    "password": "Corr3ct-horse", "role": "engineer",
+}  # fmt: skip
 
 
-def test_readme_auth_flows_block_runs_as_written() -> None:
-    _quickstart, flows, _testing = _readme_blocks()
-    namespace: dict[str, object] = {}
-    exec(flows, namespace)  # noqa: S102 - the README's own code
-    app = namespace["app"]
-    assert isinstance(app, FastAPI)
-    paths = app.openapi()["paths"]
-    for route in ("signup", "verify", "resend-code", "signin", "challenge", "refresh"):
-        assert f"/api/v1/auth/{route}" in paths
-    for route in ("forgot-password", "reset-password", "change-password", "logout", "me"):
-        assert f"/api/v1/auth/{route}" in paths
+def test_fastcognito_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in (*ENV, "AWS_COGNITO_ENDPOINT_URL", "AWS_COGNITO_JWKS_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # no stray .env from the developer's checkout
+    get_settings.cache_clear()
+    with pytest.raises(ValidationError):
+        Settings()
+    (tmp_path / ".env").write_text("".join(f"{k}={v}\n" for k, v in ENV.items()) + "OTHER=1\n")
+    cognito = get_settings().cognito()
+    assert (cognito.user_pool_id, cognito.client_ids) == (POOL, [CLIENT])
+    assert cognito.resolved_idp_endpoint == "https://cognito-idp.eu-west-1.amazonaws.com/"
+    issuer = f"https://cognito-idp.eu-west-1.amazonaws.com/{POOL}"
+    assert cognito.resolved_jwks_url == f"{issuer}/.well-known/jwks.json"
+    assert get_settings() is get_settings()
+    get_settings.cache_clear()
+    # An emulator: keys and flows come from it; tokens still name the real issuer.
+    emulator = "http://127.0.0.1:5000/"
+    monkeypatch.setenv("AWS_COGNITO_ENDPOINT_URL", emulator)
+    monkeypatch.setenv("AWS_COGNITO_JWKS_URL", f"{emulator}{POOL}/.well-known/jwks.json")
+    emulated = Settings().cognito()
+    assert emulated.resolved_idp_endpoint == emulator
+    assert emulated.resolved_jwks_url == f"{emulator}{POOL}/.well-known/jwks.json"
+    assert emulated.accepted_issuers == (issuer,)
+
+
+def test_fastcognito_signup_model() -> None:
+    form = UserSignup.model_validate(SIGNUP)
+    assert form.cognito_username() == "ada@example.com"
+    assert form.cognito_password() == "Corr3ct-horse" and "Corr3ct-horse" not in repr(form)
+    assert form.cognito_attributes() == {
+        "name": "Ada Lovelace", "phone_number": "+15555550100", "custom:role": "engineer"
+    }  # fmt: skip
+    bad = {"full_name": "x" * 51, "email": "no", "phone_number": "+1555", "password": "short"}
+    for field, value in {**bad, "role": ""}.items():
+        with pytest.raises(ValidationError) as info:
+            UserSignup.model_validate({**SIGNUP, field: value})
+        assert [error["loc"] for error in info.value.errors()] == [(field,)]
+
+
+def test_fastcognito_app_routes_and_schema() -> None:
+    schema = assert_auth_routes(create_fastcognito(Settings(**ENV)))  # type: ignore[arg-type]
+    paths = schema["paths"]
+    body = paths["/api/v1/auth/signup"]["post"]["requestBody"]["content"]["application/json"]
+    assert body["schema"]["$ref"].endswith("/UserSignup")
+    assert set(schema["components"]["schemas"]["UserSignup"]["properties"]) == set(SIGNUP)
+    assert paths["/api/v1/users/hello"]["get"]["security"] == [{"CognitoBearer": []}]
+    assert "security" not in paths["/api/v1/auth/signin"]["post"]

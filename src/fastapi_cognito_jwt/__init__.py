@@ -19,8 +19,8 @@ imported on first use, so an app that only verifies tokens never loads them; the
 dependency, email-validator, comes with the `auth-flows` extra.
 """
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+import typing as _typing
+from importlib import import_module as _import_module
 
 from ._exceptions import (
     AliasExistsError,
@@ -68,7 +68,7 @@ from ._verification.dependencies import (
 from ._verification.jwks import JWKSCache
 from ._verification.verifier import CognitoVerifier
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from ._auth_flows.bodies import SignUpForm, SignUpRequest
     from ._auth_flows.client import CognitoAuthClient
     from ._auth_flows.results import (
@@ -152,7 +152,7 @@ _AUTH_FLOWS = {
 }
 
 
-def _public(value: Any) -> Any:
+def _public(value: _typing.Any) -> _typing.Any:
     """Show a public name as fastapi_cognito_jwt.X, not as the private module it lives in."""
     if getattr(value, "__module__", "").startswith(f"{__name__}._"):
         try:
@@ -162,10 +162,10 @@ def _public(value: Any) -> Any:
     return value
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     if name not in _AUTH_FLOWS:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = _public(getattr(import_module(f"._auth_flows.{_AUTH_FLOWS[name]}", __name__), name))
+    value = _public(getattr(_import_module(f"._auth_flows.{_AUTH_FLOWS[name]}", __name__), name))
     globals()[name] = value
     return value
 

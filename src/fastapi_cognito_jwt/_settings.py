@@ -141,7 +141,7 @@ class CognitoSettings(BaseSettings):
         "auth flows then send `SECRET_HASH`.",
     )
 
-    if not TYPE_CHECKING:
+    if not TYPE_CHECKING:  # pragma: no branch
         # Wrap pydantic's ValidationError so callers catch one library exception. Hidden from
         # type checkers so that the pydantic plugin still types the keyword arguments.
         def __init__(self, **values: Any) -> None:

@@ -279,7 +279,7 @@ def auth_router(
                 NotAuthorizedError: (401, "Incorrect password, or the token was revoked"),
                 UserNotFoundError: (401, "Incorrect password, or the token was revoked"),
             },
-            sent=(previous, proposed),
+            sent=(previous, proposed, creds.credentials),
         )
         return MessageResponse(message="Password changed")
 

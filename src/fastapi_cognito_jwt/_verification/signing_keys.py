@@ -126,6 +126,6 @@ def _parse_jwk(entry: Any) -> tuple[str, Key]:
     try:
         # Built once per kid and reused for every verification with this key.
         key = jose_jwk.construct({"kty": "RSA", "n": n, "e": e}, algorithm="RS256")
-    except Exception as exc:  # python-jose raises several unrelated types
+    except Exception as exc:  # pragma: no cover - python-jose raises several unrelated types
         raise JWKSFormatError("key could not be constructed") from exc
     return kid, key
