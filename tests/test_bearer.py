@@ -303,3 +303,10 @@ def test_header_is_a_read_only_view_of_the_token(pool: LocalUserPool) -> None:
     with pytest.raises((ValidationError, AttributeError)):
         credentials.header = {}  # type: ignore[misc]
     assert "header" not in credentials.model_dump() and credentials.header["kid"] == "k"
+
+
+def test_header_of_credentials_that_are_not_a_jws_is_empty(pool: LocalUserPool) -> None:
+    claims = pool.credentials().claims
+    opaque = fcj.CognitoCredentials(scheme="Bearer", credentials="opaque-token", claims=claims)
+    assert dict(opaque.header) == {}
+    assert dict(pool.credentials().header) == {"kid": pool.signing_kid, "alg": "RS256"}

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from types import SimpleNamespace
 from typing import Any, cast
 from unittest.mock import Mock
 
 import anyio
 import httpx2
 import pytest
+from jose import jwk as jose_jwk
 from pydantic import Field
 
 import fastapi_cognito_jwt as fcj
@@ -269,16 +269,23 @@ def test_cache_is_a_bounded_lru_admitting_on_second_use() -> None:
     assert held(disabled, 1) == [False] and len(disabled) == 0
 
 
-def test_check_signature(pool: LocalUserPool) -> None:
+def test_check_signature(pool: LocalUserPool, monkeypatch: pytest.MonkeyPatch) -> None:
     key = parse_jwks(compact(pool.jwks()))[pool.signing_kid]
     header, payload, signature = token_for(pool).split(".")
     signing_input, raw = f"{header}.{payload}".encode(), b64d(signature)
     check_signature(key, signing_input, raw)  # raises if refused
     with pytest.raises(fcj.InvalidSignatureError, match="^signature does not match$"):
         check_signature(key, signing_input, raw[:-1])  # more refused through the app's corpus
-    crashing = SimpleNamespace(verify=Mock(side_effect=TypeError("backend failure")))
+    for other in (
+        jose_jwk.construct(pool.jwks()["keys"][0], algorithm="RS512"),
+        jose_jwk.construct("a-shared-secret-of-32-bytes-long", algorithm="HS256"),
+    ):
+        with pytest.raises(fcj.InvalidSignatureError, match="^key is not an RS256 key$"):
+            check_signature(other, signing_input, raw)
+    crashing = parse_jwks(compact(pool.jwks()))[pool.signing_kid]
+    monkeypatch.setattr(crashing, "verify", Mock(side_effect=TypeError("backend failure")))
     with pytest.raises(
         fcj.InvalidSignatureError, match="^signature could not be verified$"
     ) as info:
-        check_signature(cast(Any, crashing), signing_input, raw)
+        check_signature(crashing, signing_input, raw)
     assert isinstance(info.value.__cause__, TypeError)

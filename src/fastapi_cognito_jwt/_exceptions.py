@@ -247,7 +247,7 @@ class TooManyFailedAttemptsError(RateLimitError):
 class CognitoServiceError(CognitoJWTError):
     """Raised when Cognito gives no usable answer: HTML, not JSON, or an unexpected shape.
 
-    No raw httpx exception escapes the auth client; this (or its subclass) replaces it.
+    No raw httpx2 exception escapes the auth client; this (or its subclass) replaces it.
     """
 
 

@@ -21,7 +21,6 @@ __all__ = [
     "INVALID_REQUEST_CHALLENGE",
     "INVALID_TOKEN",
     "INVALID_TOKEN_CHALLENGE",
-    "NOT_AUTHENTICATED",
     "HTTPAnswer",
     "unavailable",
 ]
@@ -48,7 +47,6 @@ class HTTPAnswer(NamedTuple):
         )
 
 
-NOT_AUTHENTICATED = HTTPAnswer(401, "Not authenticated", {"WWW-Authenticate": BEARER})
 INVALID_TOKEN = HTTPAnswer(401, "Invalid token", {"WWW-Authenticate": INVALID_TOKEN_CHALLENGE})
 EXPIRED_TOKEN = HTTPAnswer(401, "Token has expired", {"WWW-Authenticate": EXPIRED_TOKEN_CHALLENGE})
 INSUFFICIENT_SCOPE = HTTPAnswer(

@@ -92,7 +92,7 @@ class CognitoAuthClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the httpx client this object created (an injected one is left open)."""
+        """Close the httpx2 client this object created (an injected one is left open)."""
         owned, self._owned = self._owned, None
         if owned is not None:
             await owned.aclose()

@@ -68,7 +68,10 @@ class CognitoCredentials(HTTPAuthorizationCredentials):
     def header(self) -> Mapping[str, Any]:
         """The token's JOSE header (covered by the verified signature), read-only."""
         segment = self.credentials.partition(".")[0]
-        return MappingProxyType(loads_object(base64url.decode(segment)))
+        try:
+            return MappingProxyType(loads_object(base64url.decode(segment)))
+        except ValueError:  # credentials that are not a JWS (an override's, say) have none
+            return MappingProxyType({})
 
 
 # Shared by every instance: the model is frozen, and pydantic copies the set before

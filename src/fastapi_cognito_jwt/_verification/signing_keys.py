@@ -53,9 +53,16 @@ class JWKSFormatError(ValueError):
 
 
 def check_signature(key: Key, signing_input: bytes, signature: bytes) -> None:
-    """Check an RS256 signature with python-jose's key; raise `InvalidSignatureError`."""
+    """Check an RS256 signature with python-jose's key; raise `InvalidSignatureError`.
+
+    The key must be an RS256 key of the cryptography backend, whatever built it (a custom
+    `jwks` included): `Key.verify` follows the algorithm the key carries.
+    """
+    rs256: Key = key
+    if not isinstance(key, CryptographyRSAKey) or key.hash_alg is not CryptographyRSAKey.SHA256:
+        raise InvalidSignatureError("key is not an RS256 key")
     try:
-        valid = key.verify(signing_input, signature)
+        valid = rs256.verify(signing_input, signature)
     except Exception as exc:  # a crash in a backend is a bad signature, not a 500
         raise InvalidSignatureError("signature could not be verified") from exc
     if not valid:

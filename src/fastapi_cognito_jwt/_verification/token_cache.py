@@ -77,6 +77,6 @@ class VerifiedTokenCache:
             self._seen.clear()
         self._seen.add(fingerprint)
 
-    def discard(self, token_use: str, claims_model: type[CognitoClaims], token: str) -> None:
+    def discard(self, token: str, token_use: str, claims_model: type[CognitoClaims]) -> None:
         """Forget the entry for `token` (no longer servable: expired, or its key is gone)."""
         self._entries.pop((token[-_TAIL:], token_use, claims_model), None)

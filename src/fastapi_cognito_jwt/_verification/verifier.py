@@ -112,7 +112,7 @@ class CognitoVerifier:
         # JWKS (or the JWKS being due for a refresh, which the full path then performs).
         if self._clock() < entry.expires and self.jwks.lookup(entry.kid) is entry.key:
             return entry.claims
-        self._cache.discard(token_use, claims_model, token)
+        self._cache.discard(token, token_use, claims_model)
         return None
 
     def _check(
