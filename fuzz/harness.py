@@ -231,7 +231,7 @@ def build_target(now: int = NOW) -> Target:
         known.append(Known(token, claims, key, expected))
     ctx = Context(pool.issuer, pool.client_id, kids, moduli, now, tuple(known))
     verifier = CognitoVerifier(
-        pool.settings(), transport=pool.transport(), clock=lambda: float(now)
+        pool.settings(jwks_miss_cooldown=30), transport=pool.transport(), clock=lambda: float(now)
     )
     return Target(pool, verifier, build_app(verifier), ctx)
 

@@ -126,6 +126,9 @@ def expected_payload(
     # token has both spellings, they must agree with the one the rules checked.
     if use == "id" and "client_id" in payload and get("client_id") != client:
         return INVALID
+    # No resource ids are configured: an access token bound to any resource is not for us.
+    if use == "access" and "aud" in payload:
+        return INVALID
     if (
         use == "access"
         and "cognito:username" in payload

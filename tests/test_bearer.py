@@ -275,8 +275,10 @@ def test_http_answers() -> None:
 
 def test_fast_credentials_are_what_model_construct_builds(pool: LocalUserPool) -> None:
     claims, token = pool.credentials().claims, pool.access_token()
-    fast = _credentials("Bearer", token, claims)
-    slow = CognitoCredentials.model_construct(scheme="Bearer", credentials=token, claims=claims)
+    fast = _credentials("Bearer", token, claims, pool.user_pool_id)
+    slow = CognitoCredentials.model_construct(
+        scheme="Bearer", credentials=token, claims=claims, user_pool_id=pool.user_pool_id
+    )
     assert type(fast) is type(slow) and fast.__dict__ == slow.__dict__
     assert fast.model_fields_set == slow.model_fields_set
     assert fast.__pydantic_extra__ == slow.__pydantic_extra__
@@ -286,17 +288,17 @@ def test_fast_credentials_are_what_model_construct_builds(pool: LocalUserPool) -
     assert CognitoCredentials.__private_attributes__ == {}  # else __pydantic_private__ matters
     # Every instance shares one fields set, which nothing changes.
     shared = fast.model_fields_set
-    assert _credentials("bearer", "k.o.t", claims).model_fields_set is shared
+    assert _credentials("bearer", "k.o.t", claims, None).model_fields_set is shared
     for other in (fast.model_copy(update={"scheme": "x"}), copy.copy(fast)):
         assert other.model_fields_set is not shared
     with pytest.raises(ValidationError):
         fast.scheme = "y"  # type: ignore[misc]
-    assert shared == {"scheme", "credentials", "claims"}
+    assert shared == {"scheme", "credentials", "claims", "user_pool_id"}
 
 
 def test_header_is_a_read_only_view_of_the_token(pool: LocalUserPool) -> None:
     token = pool.sign(pool.access_claims(), header={"alg": "RS256", "kid": "k", "typ": "JWT"})
-    credentials = _credentials("Bearer", token, pool.credentials().claims)
+    credentials = _credentials("Bearer", token, pool.credentials().claims, None)
     assert credentials.header == {"alg": "RS256", "kid": "k", "typ": "JWT"}
     with pytest.raises(TypeError):
         credentials.header["kid"] = "other"  # type: ignore[index]
@@ -310,3 +312,45 @@ def test_header_of_credentials_that_are_not_a_jws_is_empty(pool: LocalUserPool) 
     opaque = fcj.CognitoCredentials(scheme="Bearer", credentials="opaque-token", claims=claims)
     assert dict(opaque.header) == {}
     assert dict(pool.credentials().header) == {"kid": pool.signing_kid, "alg": "RS256"}
+
+
+USER_FILE = """
+from typing import Annotated
+from fastapi import Depends
+from pydantic import Field
+from fastapi_cognito_jwt import (
+    CognitoBearer, CognitoClaims, CognitoCredentials, CognitoSettings, current_claims,
+    require_groups,
+)
+from fastapi_cognito_jwt.testing import LocalUserPool
+
+class Tenant(CognitoClaims):
+    tenant: str = Field(alias="custom:tenant")
+
+auth = CognitoBearer(CognitoSettings(), token_use="id", claims_model=Tenant)
+plain = CognitoBearer(CognitoSettings(), token_use="access")
+typed: CognitoBearer[Tenant] = LocalUserPool().bearer_like(auth)
+
+async def route(creds: Annotated[CognitoCredentials[Tenant], Depends(auth)]) -> str:
+    return creds.claims.tenant
+
+async def helper(claims: Annotated[Tenant, Depends(current_claims(auth))]) -> str:
+    return claims.tenant + (await require_groups(auth, "admin")()).tenant
+
+async def default(creds: Annotated[CognitoCredentials, Depends(plain)]) -> str | None:
+    return creds.claims.username
+"""
+
+
+def test_claims_are_typed_as_the_bearers_model_for_mypy(tmp_path: Any) -> None:
+    """mypy --strict accepts a user file that reads a custom claim, and refuses a misspelt one."""
+    from mypy import api
+
+    good = tmp_path / "good.py"
+    good.write_text(USER_FILE)
+    bad = tmp_path / "bad.py"
+    bad.write_text(USER_FILE.replace("return creds.claims.tenant", "return creds.claims.tenat"))
+    out, err, status = api.run(["--strict", str(good)])
+    assert status == 0, out + err
+    out, _, status = api.run(["--strict", str(bad)])
+    assert status == 1 and '"Tenant" has no attribute "tenat"' in out, out

@@ -19,6 +19,7 @@ NOW = 1_700_000_000
 ISS = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Pool1"
 ISS2 = ISS.replace("Pool1", "Pool2")
 CLIENT = "client0"
+API = "https://api.example.com"
 MISSING: Any = object()  # in a change set: remove the claim
 ID = {"token_use": "id", "client_id": MISSING, "aud": CLIENT}
 
@@ -36,7 +37,19 @@ CHECKS: dict[str, tuple[dict[str, Any], dict[str, Any], type[fcj.TokenError] | N
     "id": (ID, {"token_use": "id"}, None),
     "id-client-id-agrees-with-aud": ({**ID, "client_id": CLIENT}, {"token_use": "id"}, None),
     "access-usernames-agree": ({"username": "a", "cognito:username": "a"}, {}, None),
-    "access-aud-is-not-read": ({"aud": "another"}, {}, None),
+    # resource binding: an access token's aud names the API it was issued for
+    "access-aud-without-resource-ids": ({"aud": CLIENT}, {}, fcj.InvalidAudienceError),
+    "access-aud-is-a-resource-id": ({"aud": API}, {"resource_ids": {API, "b"}}, None),
+    "access-aud-list-names-one": ({"aud": ["x", API]}, {"resource_ids": {API}}, None),
+    "access-aud-another-resource": ({"aud": "x"}, {"resource_ids": {API}},
+                                    fcj.InvalidAudienceError),
+    "access-aud-empty-list": ({"aud": []}, {"resource_ids": {API}}, fcj.InvalidAudienceError),
+    "access-aud-not-strings": ({"aud": [API, 1]}, {"resource_ids": {API}},
+                               fcj.InvalidAudienceError),
+    "access-aud-prefix": ({"aud": API + "/"}, {"resource_ids": {API}}, fcj.InvalidAudienceError),
+    "access-no-aud-is-unbound": ({}, {"resource_ids": {API}}, None),
+    "id-aud-is-the-client-not-a-resource": ({**ID, "aud": API}, {"token_use": "id",
+                                            "resource_ids": {API}}, fcj.InvalidClientError),
     "any-collections": ({"iss": ISS2, "client_id": "b"},
                         {"issuers": frozenset({ISS, ISS2}), "client_ids": ["x", "b"]}, None),
     "any-collections-exact": ({"iss": ISS[:-1]}, {"issuers": frozenset({ISS, ISS2})},
@@ -70,7 +83,7 @@ def test_check_claims(
     claims: dict[str, Any], options: dict[str, Any], expected: type[fcj.TokenError] | None
 ) -> None:
     arguments = {"token_use": "access", "issuers": (ISS,), "client_ids": (CLIENT,),
-                 "leeway": 0.0, "now": NOW, **options}  # fmt: skip
+                 "resource_ids": frozenset(), "leeway": 0.0, "now": NOW, **options}  # fmt: skip
     if expected is None:
         check_claims(payload(**claims), **arguments)  # raises if refused
     else:

@@ -132,6 +132,9 @@ async def test_a_machine_token_has_no_username(app: FastAPI, pool: LocalUserPool
     assert response.json() == {"username": None, "groups": [], "scopes": ["api/read", "api/write"]}
     for path in ("/username", "/groups/any"):
         assert_rejected(await send(app, path, bearer(token)), h.FORBIDDEN, pool, token)
+    reader = pool.m2m_token(scopes=["api/read"])
+    assert (await send(app, "/scopes/read", bearer(reader))).json()["scopes"] == ["api/read"]
+    assert_rejected(await send(app, "/scopes/read-write", bearer(reader)), h.FORBIDDEN, pool)
 
 
 PROTECTED = ["/claims", "/username", "/groups/any", "/scopes/read", "/guarded"]
@@ -226,3 +229,30 @@ def test_bad_arguments_are_a_configuration_error(auth: fcj.CognitoBearer) -> Non
             require_scopes(auth, *names)
     require_groups(auth, "admin", "ops", match="all")
     require_scopes(auth, "api/read", "api/write")
+
+
+def test_openapi_lists_the_answers_of_protected_routes(auth: fcj.CognitoBearer) -> None:
+    """401 and 503 wherever a bearer guards a route, 403 where a helper can deny, with their
+    headers; unprotected routes and WebSocket routes are left alone."""
+    app = all_helpers_app(auth)
+    app.get("/claims-only")(current_claims(auth))
+    app.get("/route-level", dependencies=[Depends(require_scopes(auth, "api/read"))])(lambda: 1)
+    app.get("/open")(lambda: 1)
+    app.websocket("/ws")(lambda websocket: None)
+    assert "401" not in app.openapi()["paths"]["/all"]["get"]["responses"]
+    fcj.document_auth_responses(app)
+    paths = app.openapi()["paths"]
+    answers = {path: sorted(paths[path]["get"]["responses"]) for path in paths}
+    assert answers == {
+        "/all": ["200", "401", "403", "503"],
+        "/claims-only": ["200", "401", "503"],
+        "/route-level": ["200", "401", "403", "503"],
+        "/open": ["200"],
+    }
+    responses = paths["/all"]["get"]["responses"]
+    assert (
+        set(responses["401"]["headers"]) == set(responses["403"]["headers"]) == {"WWW-Authenticate"}
+    )
+    assert set(responses["503"]["headers"]) == {"Retry-After"}
+    fcj.document_auth_responses(app)  # twice: nothing doubles, nothing a route set is lost
+    assert sorted(app.openapi()["paths"]["/all"]["get"]["responses"]) == answers["/all"]

@@ -3,13 +3,16 @@
 The FastCognito journey against an emulated Cognito is in tests/integration.
 """
 
+import json
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
 from fastapi import FastAPI
 from pydantic import ValidationError
 
+import fastapi_cognito_jwt as fcj
 from examples.fastcognito.config import Settings, get_settings
 from examples.fastcognito.main import create_app as create_fastcognito
 from examples.fastcognito.models import UserSignup
@@ -68,10 +71,17 @@ async def test_protected_api_demo_prints_each_answer(capsys: pytest.CaptureFixtu
 async def test_readme_code_runs_as_written(pool: LocalUserPool) -> None:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     blocks = [block.split("```", 1)[0] for block in text.split("```python\n")[1:]]
-    quickstart, deny_list, flows, testing = blocks
+    quickstart, deny_list, flows, pools, typed, testing = blocks
     namespace: dict[str, Any] = {}
     exec(quickstart, namespace)  # noqa: S102 - the README's own code
+    exec(typed, namespace)  # noqa: S102 - a route with a claims model of its own
     exec(testing, namespace)  # noqa: S102 - it asserts a 200 itself
+    id_auth = namespace["id_auth"]
+    namespace["app"].dependency_overrides[id_auth] = namespace["pool"].bearer_like(id_auth)
+    tenant = namespace["pool"].id_token(claims={"custom:tenant": "acme"})
+    assert (await send(namespace["app"], "/tenant", bearer(tenant))).json() == "acme"
+    exec(pools, namespace)  # noqa: S102
+    assert len(namespace["two_pools"].pools) == 2
     app, kit = namespace["app"], namespace["pool"]
     token = kit.access_token(username="alice")
     assert (await send(app, "/hello", bearer(token))).json() == "Hello, alice"
@@ -144,3 +154,29 @@ def test_fastcognito_app_routes_and_schema() -> None:
     assert set(schema["components"]["schemas"]["UserSignup"]["properties"]) == set(SIGNUP)
     assert paths["/api/v1/users/hello"]["get"]["security"] == [{"CognitoBearer": []}]
     assert "security" not in paths["/api/v1/auth/signin"]["post"]
+
+
+def test_lambda_handler(pool: LocalUserPool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The handler answers 200, 401 and 503 through `verify_sync`, on one verifier."""
+    from examples import lambda_handler
+
+    monkeypatch.setattr(lambda_handler, "_verifier", pool.verifier())
+
+    def call(authorization: str | None) -> tuple[int, str]:
+        event = {"headers": {"Authorization": authorization} if authorization else {}}
+        answer = lambda_handler.handler(event, None)
+        return answer["statusCode"], json.loads(answer["body"])["message"]
+
+    assert call(f"Bearer {pool.access_token(username='ada')}") == (200, "Hello, ada")
+    assert call(f"Bearer {pool.m2m_token()}") == (200, f"Hello, {pool.client_id}")
+    for bad in (None, "Basic x", f"Bearer {pool.id_token()}", "Bearer a.b.c"):
+        assert call(bad)[0] == 401
+    down = fcj.CognitoVerifier(
+        pool.settings(), transport=httpx2.MockTransport(lambda r: httpx2.Response(500))
+    )
+    monkeypatch.setattr(lambda_handler, "_verifier", down)
+    assert call(f"Bearer {pool.access_token()}") == (503, "Try again later")
+    monkeypatch.setattr(lambda_handler, "_verifier", None)
+    monkeypatch.setenv("COGNITO_USER_POOL_ID", POOL)
+    monkeypatch.setenv("COGNITO_CLIENT_IDS", CLIENT)
+    assert lambda_handler.verifier().settings.user_pool_id == POOL

@@ -69,7 +69,7 @@ class Endpoint:
     def cache(self, client: httpx2.AsyncClient | None = None, **fields: Any) -> JWKSCache:
         """A cache of the pool on the fake clock, through `client` or a client of its own."""
         transport = self.transport if client is None else None
-        settings = self.pool.settings(**fields)
+        settings = self.pool.settings(**{"jwks_miss_cooldown": 30.0, **fields})
         return JWKSCache(settings, http_client=client, transport=transport, clock=self.clock)
 
 

@@ -68,7 +68,8 @@ def test_defaults() -> None:
         "jwks_url": None, "allow_insecure_jwks_url": False, "leeway": 0.0, "jwks_ttl": 600.0,
         "jwks_miss_cooldown": 30.0, "jwks_max_stale": 86400.0, "http_timeout": 5.0,
         "max_token_bytes": 16384, "token_cache_size": 10000, "idp_endpoint": None,
-        "allow_insecure_idp_endpoint": False, "client_secret": None,
+        "allow_insecure_idp_endpoint": False, "client_secret": None, "additional_pools": [],
+        "resource_ids": [],
     }  # fmt: skip
     assert (settings.resolved_region, settings.accepted_issuers) == ("eu-west-1", (ISS,))
     assert settings.resolved_jwks_url == JWKS_URL
@@ -157,6 +158,32 @@ def test_other_fields_from_the_environment(monkeypatch: pytest.MonkeyPatch, issu
     assert secret is not None and secret.get_secret_value() == CLIENT_SECRET
     assert settings.resolved_idp_endpoint == "http://cognito.local:9229/"
     assert settings.allow_insecure_idp_endpoint is True
+
+
+def test_several_pools_and_resource_ids_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    other = {"user_pool_id": "us-east-1_Second", "client_ids": ["secondclient"]}
+    emulated = {"user_pool_id": "local_x", "client_ids": "c1,c2",
+                "issuers": ["http://127.0.0.1:9229/local_x"],
+                "jwks_url": "http://127.0.0.1:9229/local_x/.well-known/jwks.json"}  # fmt: skip
+    environment(
+        monkeypatch, user_pool_id=POOL_ID, client_ids=CLIENT,
+        additional_pools=json.dumps([other, emulated]),
+        resource_ids="https://api.example.com, https://api.example.com/v2",
+    )  # fmt: skip
+    settings = CognitoSettings()
+    first, second, third = settings.pools
+    assert first is settings and first.accepted_issuers == (ISS,)
+    assert second.accepted_issuers == (
+        "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Second",
+    )
+    assert second.resolved_jwks_url.endswith("us-east-1_Second/.well-known/jwks.json")
+    assert (third.client_ids, third.accepted_issuers) == (
+        ["c1", "c2"],
+        ("http://127.0.0.1:9229/local_x",),
+    )
+    assert settings.resource_ids == ["https://api.example.com", "https://api.example.com/v2"]
 
 
 def test_keyword_arguments_win_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -269,6 +296,19 @@ COMBINATIONS: list[tuple[dict[str, Any], str | None, str]] = [
     ({"leway": 5}, None, "leway"),
     ({"user_pool_id": None}, None, "user_pool_id"),
     ({"client_ids": None}, None, "client_ids"),
+    # several pools: each pool is checked like the first, and an issuer picks one pool only
+    ({"additional_pools": [{"user_pool_id": POOL_ID, "client_ids": ["x"]}]}, None,
+     "two user pools share an issuer"),
+    ({"additional_pools": [{"user_pool_id": "local_p", "client_ids": ["x"]}]}, None,
+     "set issuers and jwks_url"),
+    ({"additional_pools": [{"user_pool_id": "us-east-1_P", "client_ids": [S + "!"]}]}, S,
+     "client_ids"),
+    ({"additional_pools": [{"user_pool_id": "us-east-1_P", "client_ids": ["x"], "leeway": 1}]},
+     None, "leeway"),
+    ({"additional_pools": [{"user_pool_id": "us-east-1_P", "client_ids": ["x"],
+                            "jwks_url": f"http://{S}.example/j"}]}, S, "plain http"),
+    ({"resource_ids": [" https://api.example.com"]}, None, "resource id"),
+    ({"resource_ids": [""]}, None, "resource id"),
 ]  # fmt: skip
 
 

@@ -115,6 +115,20 @@ def test_rotate_key(pool: LocalUserPool, keep_old: bool | None) -> None:
     assert segments(old_token)[0]["kid"] == old
 
 
+async def test_a_rotation_takes_effect_at_the_next_request(pool: LocalUserPool) -> None:
+    """The kit's settings set no unknown-kid cooldown: no waiting after `rotate_key`."""
+    verifier = pool.verifier()
+    await verifier.verify(pool.access_token(), token_use="access")
+    pool.rotate_key(keep_old=False)
+    assert (await verifier.verify(pool.access_token(), token_use="access")).username == "alice"
+    assert pool.jwks_requests == 2
+    cooled = pool.verifier(jwks_miss_cooldown=30)  # the cooldown itself, on request
+    await cooled.verify(pool.access_token(), token_use="access")
+    pool.rotate_key()
+    with pytest.raises(fcj.KeyNotFoundError):
+        await cooled.verify(pool.access_token(), token_use="access")
+
+
 async def test_add_and_remove_keys(pool: LocalUserPool) -> None:
     assert pool.add_key("extra-key") == "extra-key"
     generated = pool.add_key()
@@ -226,9 +240,10 @@ def production_app(token_use: Any = "access") -> tuple[FastAPI, fcj.CognitoBeare
 async def test_a_bearer_override_verifies_for_real_against_the_pool(pool: LocalUserPool) -> None:
     app, auth, unreachable = production_app()
     token = pool.access_token(username="alice", groups=["admin"])
-    assert (await send(app, "/creds", bearer(token))).status_code == 503  # not overridden yet
-    assert unreachable
-    unreachable.clear()
+    # Not overridden yet: the production pool does not know the local issuer, and says so
+    # without fetching its keys.
+    assert (await send(app, "/creds", bearer(token))).status_code == 401
+    assert unreachable == []
     app.dependency_overrides[auth] = pool.bearer(token_use="access")
     expected = {"username": "alice", "groups": ["admin"], "kid": pool.signing_kid, "team": None}
     assert (await send(app, "/creds", bearer(token))).json() == expected
@@ -254,6 +269,40 @@ async def test_bearer_passes_its_arguments_on(pool: LocalUserPool) -> None:
     assert (await send(app, "/creds")).json() is None  # auto_error=False
     assert_rejected(await send(app, "/creds", bearer(pool.access_token())), INVALID, pool)
     assert unreachable == []
+
+
+async def test_bearer_like_keeps_the_claims_model(pool: LocalUserPool) -> None:
+    """The override of a bearer with a custom claims model serves that model (no 500)."""
+    app, auth, unreachable = production_app("id")
+    production = fcj.CognitoBearer(
+        token_use="id", claims_model=Team, verifier=auth.verifier, auto_error=False
+    )
+    app.dependency_overrides[auth] = pool.bearer_like(production)
+    token = pool.id_token(claims={"custom:team": "platform"})
+    assert (await send(app, "/creds", bearer(token))).json()["team"] == "platform"
+    assert (await send(app, "/creds")).json() is None  # auto_error=False carried over
+    made = pool.bearer_like(production, leeway=3)
+    assert (made.token_use, made.claims_model, made.verifier.settings.leeway) == ("id", Team, 3)
+    credentials = pool.credentials(token_use="id", claims_model=Team, claims={"custom:team": "x"})
+    assert (credentials.claims.team, credentials.user_pool_id) == ("x", pool.user_pool_id)
+    assert unreachable == []
+
+
+async def test_several_pools_in_one_verifier(pool: LocalUserPool) -> None:
+    other = LocalUserPool(user_pool_id="us-west-2_Other", client_id="otherclient", kid="o1")
+    settings = pool.settings(also=[other])
+    assert [p.user_pool_id for p in settings.pools] == [pool.user_pool_id, "us-west-2_Other"]
+    made = pool.bearer(token_use="access", also=[other])
+    app = FastAPI()
+
+    @app.get("/pool")
+    async def which(credentials: Annotated[Any, Depends(made)]) -> str:
+        return str(credentials.user_pool_id)
+
+    for source in (pool, other):
+        answer = await send(app, "/pool", bearer(source.access_token()))
+        assert answer.json() == source.user_pool_id
+    assert (pool.jwks_requests, other.jwks_requests) == (1, 1)
 
 
 async def test_credentials_stand_in_for_verification(pool: LocalUserPool) -> None:

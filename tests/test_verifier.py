@@ -3,6 +3,7 @@ tokens go through the whole app in tests/security/test_attack_corpus.py."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import time
 from collections.abc import Callable
 from typing import Any, cast
@@ -35,7 +36,7 @@ def verifier_for(
     transport: httpx2.AsyncBaseTransport | None = None,
     **overrides: Any,
 ) -> fcj.CognitoVerifier:
-    settings = pool.settings(**overrides)
+    settings = pool.settings(**{"jwks_miss_cooldown": 30.0, **overrides})
     jwks = fcj.JWKSCache(settings, transport=transport or pool.transport(), clock=jwks_clock)
     return fcj.CognitoVerifier(settings, jwks=jwks, clock=clock)
 
@@ -239,7 +240,7 @@ async def test_cache_serves_only_while_the_key_is_in_the_jwks(
 def test_cache_is_a_bounded_lru_admitting_on_second_use() -> None:
     def put(cache: VerifiedTokenCache, *numbers: int) -> None:
         for n in numbers:
-            entry = CachedToken(f"h.p.{n:030d}", 0.0, "k", cast(Any, None), cast(Any, None))
+            entry = CachedToken(f"h.p.{n:030d}", 0.0, "k", *[cast(Any, None)] * 3)
             cache.put("access", fcj.CognitoClaims, entry)
 
     def held(cache: VerifiedTokenCache, *numbers: int) -> list[bool]:
@@ -289,3 +290,127 @@ def test_check_signature(pool: LocalUserPool, monkeypatch: pytest.MonkeyPatch) -
     ) as info:
         check_signature(crashing, signing_input, raw)
     assert isinstance(info.value.__cause__, TypeError)
+
+
+# -- several user pools ----------------------------------------------------------------------
+
+POOL_B = LocalUserPool(user_pool_id="us-east-2_PoolB", client_id="poolbclient", kid="b-key-1")
+
+
+async def test_each_pool_has_its_own_issuer_keys_and_clients(pool: LocalUserPool) -> None:
+    """Both pools' tokens verify, each against its own JWKS, and say which pool they are from;
+    a client id is accepted only with its own pool's issuer."""
+    POOL_B.jwks_requests = 0
+    verifier = pool.verifier(also=[POOL_B])
+    a = await verifier.verify(pool.access_token(), token_use="access")
+    b = await verifier.verify(POOL_B.id_token(username="bea"), token_use="id")
+    assert (a.iss, b.iss, b.username) == (pool.issuer, POOL_B.issuer, "bea")
+    assert (pool.jwks_requests, POOL_B.jwks_requests) == (1, 1)
+    assert verifier.user_pool_of(b.iss) == POOL_B.pool_settings()
+    assert verifier.user_pool_of("https://elsewhere.test") is None
+    assert set(verifier.jwks_caches) == {pool.user_pool_id, POOL_B.user_pool_id}
+    assert verifier.jwks is verifier.jwks_caches[pool.user_pool_id]
+    # Pool A's token naming pool B's client (and the reverse) is refused.
+    crossed = [
+        pool.access_token(claims={"client_id": POOL_B.client_id}),
+        POOL_B.access_token(claims={"client_id": pool.client_id}),
+        POOL_B.id_token(claims={"aud": pool.client_id}),
+    ]
+    uses: tuple[fcj.TokenUse, ...] = ("access", "access", "id")
+    for token, use in zip(crossed, uses, strict=True):
+        with pytest.raises(fcj.InvalidClientError):
+            await verifier.verify(token, token_use=use)
+
+
+async def test_an_unknown_issuer_is_refused_before_any_key(pool: LocalUserPool) -> None:
+    """The issuer picks the pool after the strict parse: an unknown one costs no fetch."""
+    stranger = LocalUserPool(user_pool_id="ap-south-1_Nobody", kid=pool.signing_kid)
+    verifier = pool.verifier(also=[POOL_B])
+    POOL_B.jwks_requests = 0
+    for token in (stranger.access_token(), pool.access_token(claims={"iss": None})):
+        with pytest.raises(fcj.InvalidIssuerError):
+            await verifier.verify(token, token_use="access")
+    assert pool.jwks_requests == POOL_B.jwks_requests == stranger.jwks_requests == 0
+    with pytest.raises(fcj.MalformedTokenError):  # syntax first: a broken token names no pool
+        await verifier.verify(stranger.access_token()[:-1] + "!", token_use="access")
+
+
+async def test_shared_jwks_caches_are_matched_to_pools_by_url(pool: LocalUserPool) -> None:
+    settings = pool.settings(also=[POOL_B])
+    shared = fcj.JWKSCache(settings, pool=settings.pools[1], transport=POOL_B.transport())
+    verifier = fcj.CognitoVerifier(settings, jwks=[shared])
+    assert verifier.jwks_caches[POOL_B.user_pool_id] is shared
+    assert verifier.jwks_caches[pool.user_pool_id] is not shared
+    with pytest.raises(fcj.ConfigurationError, match="matches no user pool"):
+        fcj.CognitoVerifier(pool.settings(), jwks=shared)
+    with pytest.raises(fcj.ConfigurationError, match="one of settings.pools"):
+        fcj.JWKSCache(pool.settings(), pool=POOL_B.pool_settings())
+
+
+# -- verify_sync -----------------------------------------------------------------------------
+
+
+def test_verify_sync_from_many_threads_makes_one_fetch(pool: LocalUserPool) -> None:
+    """50 threads on a cold cache: one JWKS fetch, every one verified; bad tokens raise."""
+    fetches = []
+
+    def handle(request: httpx2.Request) -> httpx2.Response:
+        fetches.append(request.url)
+        time.sleep(0.2)  # long enough for every thread to arrive while it runs
+        return httpx2.Response(200, json=pool.jwks())
+
+    verifier = fcj.CognitoVerifier(pool.settings(), transport=httpx2.MockTransport(handle))
+    tokens = [pool.access_token(username=f"user{n}") for n in range(50)]
+    with concurrent.futures.ThreadPoolExecutor(50) as threads:
+        names = list(
+            threads.map(lambda t: verifier.verify_sync(t, token_use="access").username, tokens)
+        )
+    assert names == [f"user{n}" for n in range(50)]
+    assert len(fetches) == 1
+    with pytest.raises(fcj.InvalidSignatureError):
+        verifier.verify_sync(tokens[0][:-4] + "AAAA", token_use="access")
+    with pytest.raises(fcj.TokenExpiredError):
+        verifier.verify_sync(pool.access_token(expires_in=-10), token_use="access")
+    with pytest.raises(fcj.KeyNotFoundError):  # the kit sets no cooldown: refetched, not found
+        verifier.verify_sync(_other_kid_token(pool), token_use="access")
+    assert len(fetches) == 2
+
+
+def _other_kid_token(pool: LocalUserPool) -> str:
+    header = {"kid": "never-published", "alg": "RS256"}
+    return pool.sign(pool.access_claims(), header=header)
+
+
+def test_verify_sync_reports_an_unreachable_jwks(pool: LocalUserPool) -> None:
+    def handle(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(500)
+
+    verifier = fcj.CognitoVerifier(pool.settings(), transport=httpx2.MockTransport(handle))
+    with pytest.raises(fcj.JWKSUnavailableError):
+        verifier.verify_sync(pool.access_token(), token_use="access")
+
+
+async def test_verify_sync_inside_a_running_loop_and_with_an_override(pool: LocalUserPool) -> None:
+    """On the loop's own thread it still answers; an override of `verify` is honoured, even
+    one that awaits (it then runs on a loop of its own in a worker thread)."""
+    calls: list[str] = []
+
+    class Audited(fcj.CognitoVerifier):
+        async def verify(self, token: str, **kwargs: Any) -> Any:
+            calls.append("verify")
+            await anyio.sleep(0)  # a real wait: no finishing in one step
+            claims = await super().verify(token, **kwargs)
+            if claims.username == "mallory":
+                raise fcj.InvalidClaimError("banned", claim="username")
+            return claims
+
+    verifier = Audited(pool.settings(), transport=pool.transport())
+    assert verifier.verify_sync(pool.access_token(), token_use="access").username == "alice"
+    with pytest.raises(fcj.InvalidClaimError):
+        verifier.verify_sync(pool.access_token(username="mallory"), token_use="access")
+    assert calls == ["verify"] * 4  # each stepped once, then run again whole on a worker loop
+    plain = pool.verifier()
+    token = pool.access_token()
+    assert plain.verify_sync(token, token_use="access").username == "alice"
+    assert plain.verify_sync(token, token_use="access").username == "alice"  # from the cache
+    assert pool.jwks_requests == 2

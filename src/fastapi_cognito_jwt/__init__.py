@@ -32,6 +32,7 @@ from ._exceptions import (
     CognitoUnreachableError,
     ConfigurationError,
     ExpiredCodeError,
+    InvalidAudienceError,
     InvalidClaimError,
     InvalidClientError,
     InvalidIssuerError,
@@ -56,12 +57,13 @@ from ._exceptions import (
     UserNotConfirmedError,
     UserNotFoundError,
 )
-from ._settings import CognitoSettings
+from ._settings import CognitoSettings, UserPoolSettings
 from ._verification.bearer import CognitoBearer, CognitoCredentials
 from ._verification.claims import CognitoClaims, TokenUse
 from ._verification.dependencies import (
     current_claims,
     current_username,
+    document_auth_responses,
     require_groups,
     require_scopes,
 )
@@ -102,6 +104,7 @@ __all__ = [
     "CognitoVerifier",
     "ConfigurationError",
     "ExpiredCodeError",
+    "InvalidAudienceError",
     "InvalidClaimError",
     "InvalidClientError",
     "InvalidIssuerError",
@@ -129,11 +132,13 @@ __all__ = [
     "TooManyRequestsError",
     "UserNotConfirmedError",
     "UserNotFoundError",
+    "UserPoolSettings",
     "UsernameExistsError",
     "__version__",
     "auth_router",
     "current_claims",
     "current_username",
+    "document_auth_responses",
     "require_groups",
     "require_scopes",
 ]

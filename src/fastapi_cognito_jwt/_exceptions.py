@@ -148,6 +148,17 @@ class InvalidClientError(InvalidClaimError):
     """
 
 
+class InvalidAudienceError(InvalidClaimError):
+    """Raised when an access token's `aud` does not name one of this API's resource ids.
+
+    An access token carries `aud` only when it was issued for a resource (resource binding);
+    with no `resource_ids` configured, every such token is refused.
+    """
+
+    def __init__(self, message: str = "aud does not name this API") -> None:
+        super().__init__(message, claim="aud")
+
+
 class PermissionDeniedError(CognitoJWTError):
     """Raised when a verified token lacks a required group or scope; HTTP 403.
 

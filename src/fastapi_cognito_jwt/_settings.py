@@ -5,16 +5,24 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Self
 from urllib.parse import urlsplit
 
 import httpx2
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from ._exceptions import ConfigurationError
 
-__all__ = ["CognitoSettings", "load_settings"]
+__all__ = ["CognitoSettings", "UserPoolSettings", "load_settings"]
 
 # aws-jwt-verify's pool-id grammar: the region is the part before the underscore.
 _POOL_ID = re.compile(r"(?P<region>[a-z]{2}(?:-gov)?-[a-z]+-\d)_[A-Za-z0-9]+")
@@ -48,30 +56,19 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-class CognitoSettings(BaseSettings):
-    """Where tokens come from and how strictly they are checked.
+class UserPoolSettings(BaseModel):
+    """One user pool: where its tokens come from and which of its app clients are accepted.
 
-    The one way to configure the library: every constructor takes a `CognitoSettings`, and
-    reads one from the environment when given none. Fields come from keyword arguments or
-    from `COGNITO_*` environment variables (a `.env` file is read only if you pass
-    `_env_file`). Everything is validated at construction; a problem raises
-    `ConfigurationError`. Nothing touches the network here.
+    `CognitoSettings` is itself the first pool; give more in `additional_pools`. A token is
+    matched to its pool by its issuer, and a client id is accepted only with its own pool's
+    issuer.
 
     ```python
-    settings = CognitoSettings(
-        user_pool_id="eu-west-1_AbC123",
-        client_ids=["3n4b5urk1ft4fl3mg5e62d9ado"],
-    )
+    UserPoolSettings(user_pool_id="us-east-1_XyZ789", client_ids=["1example23456789"])
     ```
     """
 
-    model_config = SettingsConfigDict(
-        env_prefix="COGNITO_",
-        frozen=True,
-        extra="forbid",  # a misspelt keyword argument is an error, not a silent default
-        dotenv_filtering="only_existing",  # a .env file may hold the app's other variables
-        allow_inf_nan=False,
-    )
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     user_pool_id: str = Field(description="The user pool id, e.g. `eu-west-1_AbC123`.")
     client_ids: Annotated[list[str], NoDecode] = Field(
@@ -92,6 +89,130 @@ class CognitoSettings(BaseSettings):
         default=False,
         description="Allow a plain `http://` JWKS URL on a non-loopback host (emulators only).",
     )
+
+    if not TYPE_CHECKING:  # pragma: no branch
+        # Wrap pydantic's ValidationError so callers catch one library exception. Hidden from
+        # type checkers so that the pydantic plugin still types the keyword arguments.
+        def __init__(self, **values: Any) -> None:
+            try:
+                super().__init__(**values)
+            except ValidationError as exc:
+                raise ConfigurationError(_describe(exc)) from None
+
+    @field_validator("client_ids", "issuers", mode="before")
+    @classmethod
+    def _parse_list(cls, value: Any) -> Any:
+        return _split_list(value)
+
+    @field_validator("user_pool_id")
+    @classmethod
+    def _check_pool_id(cls, value: str) -> str:
+        if not _SAFE_POOL_ID.fullmatch(value):
+            raise ValueError("must be 1-55 characters of letters, digits, '_' or '-'")
+        return value
+
+    @field_validator("region")
+    @classmethod
+    def _check_region(cls, value: str | None) -> str | None:
+        if value is not None and not _REGION.fullmatch(value):
+            raise ValueError("is not an AWS region name such as eu-west-1")
+        return value
+
+    @field_validator("client_ids")
+    @classmethod
+    def _check_client_ids(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("at least one app client id is required")
+        for client_id in value:
+            if not _CLIENT_ID.fullmatch(client_id):
+                raise ValueError("an app client id is 1-128 letters, digits, '_' or '+'")
+        return value
+
+    @field_validator("issuers")
+    @classmethod
+    def _check_issuers(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        if not value:
+            raise ValueError("give at least one issuer, or leave it unset for the default")
+        for issuer in value:
+            if (
+                not issuer
+                or issuer != issuer.strip()
+                or not issuer.startswith(("https://", "http://"))
+            ):
+                raise ValueError("an issuer is an http(s) URL without surrounding spaces")
+        return value
+
+    @model_validator(mode="after")
+    def _check_pool(self) -> Self:
+        if not _POOL_ID.fullmatch(self.user_pool_id) and (
+            self.issuers is None or self.jwks_url is None
+        ):
+            raise ValueError(
+                "user_pool_id is not of the form <region>_<id>: set issuers and jwks_url"
+            )
+        if self.jwks_url is None and self.issuers is not None:
+            if len(self.issuers) > 1:
+                raise ValueError("with several issuers, set jwks_url explicitly")
+            if "?" in self.issuers[0] or "#" in self.issuers[0]:
+                raise ValueError("the issuer has a query or fragment: set jwks_url explicitly")
+        _check_url("jwks_url", self.resolved_jwks_url, self.allow_insecure_jwks_url)
+        return self
+
+    @property
+    def resolved_region(self) -> str | None:
+        """The region given, or the one in the pool id (None when neither tells)."""
+        if self.region is not None:
+            return self.region
+        match = _POOL_ID.fullmatch(self.user_pool_id)
+        return match["region"] if match else None
+
+    @property
+    def accepted_issuers(self) -> tuple[str, ...]:
+        """The exact `iss` values accepted."""
+        if self.issuers is not None:
+            return tuple(self.issuers)
+        return (f"https://cognito-idp.{self.resolved_region}.amazonaws.com/{self.user_pool_id}",)
+
+    @property
+    def resolved_jwks_url(self) -> str:
+        """The URL the signing keys are fetched from."""
+        if self.jwks_url is not None:
+            return self.jwks_url
+        return f"{self.accepted_issuers[0]}/.well-known/jwks.json"
+
+
+class CognitoSettings(UserPoolSettings, BaseSettings):
+    """Where tokens come from and how strictly they are checked.
+
+    The one way to configure the library: every constructor takes a `CognitoSettings`, and
+    reads one from the environment when given none. Fields come from keyword arguments or
+    from `COGNITO_*` environment variables (a `.env` file is read only if you pass
+    `_env_file`). Everything is validated at construction; a problem raises
+    `ConfigurationError`. Nothing touches the network here.
+
+    The pool fields (`user_pool_id`, `client_ids`, `region`, `issuers`, `jwks_url`) describe
+    the first user pool, which the auth flows use; `additional_pools` adds more for
+    verification (`COGNITO_ADDITIONAL_POOLS` holds them as a JSON list).
+
+    ```python
+    settings = CognitoSettings(
+        user_pool_id="eu-west-1_AbC123",
+        client_ids=["3n4b5urk1ft4fl3mg5e62d9ado"],
+        additional_pools=[{"user_pool_id": "us-east-1_XyZ789", "client_ids": ["1example"]}],
+    )
+    ```
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="COGNITO_",
+        frozen=True,
+        extra="forbid",  # a misspelt keyword argument is an error, not a silent default
+        dotenv_filtering="only_existing",  # a .env file may hold the app's other variables
+        allow_inf_nan=False,
+    )
+
     leeway: float = Field(
         default=0.0,
         ge=0,
@@ -140,20 +261,29 @@ class CognitoSettings(BaseSettings):
         description="The secret of a confidential app client (the first of client_ids); "
         "auth flows then send `SECRET_HASH`.",
     )
+    additional_pools: list[UserPoolSettings] = Field(
+        default_factory=list,
+        description="More user pools whose tokens are accepted, each with its own issuer, "
+        "JWKS and app clients (a JSON list in the environment).",
+    )
+    resource_ids: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="This API's resource identifiers: an access token carrying `aud` is "
+        "accepted only when `aud` names one of them, and refused when none is set.",
+    )
 
-    if not TYPE_CHECKING:  # pragma: no branch
-        # Wrap pydantic's ValidationError so callers catch one library exception. Hidden from
-        # type checkers so that the pydantic plugin still types the keyword arguments.
-        def __init__(self, **values: Any) -> None:
-            try:
-                super().__init__(**values)
-            except ValidationError as exc:
-                raise ConfigurationError(_describe(exc)) from None
-
-    @field_validator("client_ids", "issuers", mode="before")
+    @field_validator("resource_ids", mode="before")
     @classmethod
-    def _parse_list(cls, value: Any) -> Any:
+    def _parse_resource_ids(cls, value: Any) -> Any:
         return _split_list(value)
+
+    @field_validator("resource_ids")
+    @classmethod
+    def _check_resource_ids(cls, value: list[str]) -> list[str]:
+        for resource_id in value:
+            if not resource_id or resource_id != resource_id.strip() or len(resource_id) > 256:
+                raise ValueError("a resource id is 1-256 characters without surrounding spaces")
+        return value
 
     @field_validator("client_secret")
     @classmethod
@@ -162,82 +292,27 @@ class CognitoSettings(BaseSettings):
             raise ValueError("must not be empty: leave it unset for an app client without one")
         return value
 
-    @field_validator("user_pool_id")
-    @classmethod
-    def _check_pool_id(cls, value: str) -> str:
-        if not _SAFE_POOL_ID.fullmatch(value):
-            raise ValueError("must be 1-55 characters of letters, digits, '_' or '-'")
-        return value
-
-    @field_validator("region")
-    @classmethod
-    def _check_region(cls, value: str | None) -> str | None:
-        if value is not None and not _REGION.fullmatch(value):
-            raise ValueError("is not an AWS region name such as eu-west-1")
-        return value
-
-    @field_validator("client_ids")
-    @classmethod
-    def _check_client_ids(cls, value: list[str]) -> list[str]:
-        if not value:
-            raise ValueError("at least one app client id is required")
-        for client_id in value:
-            if not _CLIENT_ID.fullmatch(client_id):
-                raise ValueError("an app client id is 1-128 letters, digits, '_' or '+'")
-        return value
-
-    @field_validator("issuers")
-    @classmethod
-    def _check_issuers(cls, value: list[str] | None) -> list[str] | None:
-        if value is None:
-            return None
-        if not value:
-            raise ValueError("give at least one issuer, or leave it unset for the default")
-        for issuer in value:
-            if (
-                not issuer
-                or issuer != issuer.strip()
-                or not issuer.startswith(("https://", "http://"))
-            ):
-                raise ValueError("an issuer is an http(s) URL without surrounding spaces")
-        return value
-
     @model_validator(mode="after")
-    def _check_derived(self) -> CognitoSettings:
-        if not _POOL_ID.fullmatch(self.user_pool_id) and (
-            self.issuers is None or self.jwks_url is None
-        ):
-            raise ValueError(
-                "user_pool_id is not of the form <region>_<id>: set issuers and jwks_url"
-            )
-        if self.jwks_url is None and self.issuers is not None:
-            if len(self.issuers) > 1:
-                raise ValueError("with several issuers, set jwks_url explicitly")
-            if "?" in self.issuers[0] or "#" in self.issuers[0]:
-                raise ValueError("the issuer has a query or fragment: set jwks_url explicitly")
-        _check_url("jwks_url", self.resolved_jwks_url, self.allow_insecure_jwks_url)
+    def _check_derived(self) -> Self:
         if self.idp_endpoint is not None:
             _check_url("idp_endpoint", self.idp_endpoint, self.allow_insecure_idp_endpoint)
             if urlsplit(self.idp_endpoint).query:
                 raise ValueError("idp_endpoint must not have a query")
         if self.jwks_max_stale < self.jwks_ttl:
             raise ValueError("jwks_max_stale must be at least jwks_ttl")
+        seen: set[str] = set()
+        for pool in self.pools:
+            issuers = set(pool.accepted_issuers)
+            if issuers & seen:
+                # The issuer picks the pool: one issuer in two pools would be ambiguous.
+                raise ValueError("two user pools share an issuer")
+            seen |= issuers
         return self
 
     @property
-    def resolved_region(self) -> str | None:
-        """The region given, or the one in the pool id (None when neither tells)."""
-        if self.region is not None:
-            return self.region
-        match = _POOL_ID.fullmatch(self.user_pool_id)
-        return match["region"] if match else None
-
-    @property
-    def accepted_issuers(self) -> tuple[str, ...]:
-        """The exact `iss` values accepted."""
-        if self.issuers is not None:
-            return tuple(self.issuers)
-        return (f"https://cognito-idp.{self.resolved_region}.amazonaws.com/{self.user_pool_id}",)
+    def pools(self) -> tuple[UserPoolSettings, ...]:
+        """Every user pool accepted: these settings' own first, then `additional_pools`."""
+        return (self, *self.additional_pools)
 
     @property
     def resolved_idp_endpoint(self) -> str | None:
@@ -246,13 +321,6 @@ class CognitoSettings(BaseSettings):
             return self.idp_endpoint
         region = self.resolved_region
         return f"https://cognito-idp.{region}.amazonaws.com/" if region else None
-
-    @property
-    def resolved_jwks_url(self) -> str:
-        """The URL the signing keys are fetched from."""
-        if self.jwks_url is not None:
-            return self.jwks_url
-        return f"{self.accepted_issuers[0]}/.well-known/jwks.json"
 
 
 def _check_url(name: str, value: str, allow_insecure: bool) -> None:

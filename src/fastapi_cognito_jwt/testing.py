@@ -5,7 +5,7 @@ from fastapi.testclient import TestClient
 from fastapi_cognito_jwt.testing import LocalUserPool
 
 pool = LocalUserPool()
-app.dependency_overrides[auth] = pool.bearer(token_use="access")  # same routes, local keys
+app.dependency_overrides[auth] = pool.bearer_like(auth)  # same routes and model, local keys
 token = pool.access_token(username="alice", groups=["admin"])
 response = TestClient(app).get("/me", headers={"Authorization": f"Bearer {token}"})
 ```
@@ -28,9 +28,9 @@ import httpx2
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from ._settings import CognitoSettings
+from ._settings import CognitoSettings, UserPoolSettings
 from ._verification.bearer import CognitoBearer, CognitoCredentials
-from ._verification.claims import CognitoClaims, TokenUse
+from ._verification.claims import ClaimsT, CognitoClaims, TokenUse
 from ._verification.verifier import CognitoVerifier
 
 __all__ = ["LocalUserPool"]
@@ -53,6 +53,11 @@ class LocalUserPool:
     settings' JWKS URL as an `httpx2.MockTransport`; `verifier()` and `bearer()` wire both
     together. Tokens carry the claims Cognito puts in access, ID and client-credentials tokens;
     any claim can be overridden (or removed with `None`) through `claims`.
+
+    Its settings set no unknown-kid cooldown (`jwks_miss_cooldown=0`), so a token signed
+    after `rotate_key` verifies at once; pass `jwks_miss_cooldown=30` to `settings()` (or
+    `verifier()`, `bearer()`) to test the cooldown itself. Several pools: give the others
+    to `settings()`, `verifier()` or `bearer()` as `also=[other]`.
 
     Args:
         user_pool_id: the pool id; its prefix is the region.
@@ -120,45 +125,81 @@ class LocalUserPool:
 
     # -- wiring ---------------------------------------------------------------------------
 
-    def settings(self, **overrides: Any) -> CognitoSettings:
-        """`CognitoSettings` that accept this pool's tokens; `overrides` replace fields."""
+    def pool_settings(self) -> UserPoolSettings:
+        """This pool as one entry of `CognitoSettings.additional_pools`."""
+        return UserPoolSettings(
+            user_pool_id=self.user_pool_id,
+            client_ids=[self.client_id],
+            issuers=[self.issuer],
+            jwks_url=self.jwks_url,
+        )
+
+    def settings(self, *, also: Iterable[LocalUserPool] = (), **overrides: Any) -> CognitoSettings:
+        """`CognitoSettings` that accept this pool's tokens (and those of the pools `also`).
+
+        `overrides` replace fields.
+        """
         fields: dict[str, Any] = {
-            "user_pool_id": self.user_pool_id,
-            "client_ids": [self.client_id],
-            "issuers": [self.issuer],
-            "jwks_url": self.jwks_url,
+            **self.pool_settings().model_dump(),
+            "jwks_miss_cooldown": 0.0,
+            "additional_pools": [pool.pool_settings() for pool in also],
         }
         return CognitoSettings(**{**fields, **overrides})
 
-    def transport(self) -> httpx2.MockTransport:
-        """An httpx2 transport that serves the JWKS at `jwks_url` and 404 elsewhere."""
+    def transport(self, *, also: Iterable[LocalUserPool] = ()) -> httpx2.MockTransport:
+        """An httpx2 transport that serves the JWKS at `jwks_url` (and that of each pool
+        `also` at its own) and 404 elsewhere."""
+        pools = {pool.jwks_url: pool for pool in (self, *also)}
 
         def handle(request: httpx2.Request) -> httpx2.Response:
-            if request.method == "GET" and str(request.url) == self.jwks_url:
-                self.jwks_requests += 1
-                return httpx2.Response(200, json=self.jwks())
+            pool = pools.get(str(request.url))
+            if request.method == "GET" and pool is not None:
+                pool.jwks_requests += 1
+                return httpx2.Response(200, json=pool.jwks())
             return httpx2.Response(404)
 
         return httpx2.MockTransport(handle)
 
-    def verifier(self, **overrides: Any) -> CognitoVerifier:
-        """A `CognitoVerifier` for this pool, fetching keys through `transport()`."""
-        return CognitoVerifier(self.settings(**overrides), transport=self.transport())
+    def verifier(self, *, also: Iterable[LocalUserPool] = (), **overrides: Any) -> CognitoVerifier:
+        """A `CognitoVerifier` for this pool (and the pools `also`), fetching through
+        `transport()`."""
+        also = tuple(also)
+        return CognitoVerifier(
+            self.settings(also=also, **overrides), transport=self.transport(also=also)
+        )
 
     def bearer(
         self,
         *,
         token_use: TokenUse,
-        claims_model: type[CognitoClaims] = CognitoClaims,
+        claims_model: type[ClaimsT] = CognitoClaims,  # type: ignore[assignment]
         auto_error: bool = True,
+        also: Iterable[LocalUserPool] = (),
         **overrides: Any,
-    ) -> CognitoBearer:
+    ) -> CognitoBearer[ClaimsT]:
         """A `CognitoBearer` for this pool; use it in `app.dependency_overrides[auth]`."""
         return CognitoBearer(
             token_use=token_use,
             claims_model=claims_model,
-            verifier=self.verifier(**overrides),
+            verifier=self.verifier(also=also, **overrides),
             auto_error=auto_error,
+        )
+
+    def bearer_like(
+        self, bearer: CognitoBearer[ClaimsT], **overrides: Any
+    ) -> CognitoBearer[ClaimsT]:
+        """A bearer for this pool that stands in for `bearer`: the same token use, claims
+        model and `auto_error`.
+
+        ```python
+        app.dependency_overrides[auth] = pool.bearer_like(auth)
+        ```
+        """
+        return self.bearer(
+            token_use=bearer.token_use,
+            claims_model=bearer.claims_model,
+            auto_error=bearer.auto_error,
+            **overrides,
         )
 
     # -- tokens ---------------------------------------------------------------------------
@@ -246,9 +287,9 @@ class LocalUserPool:
         *,
         token_use: TokenUse = "access",
         username: str = "alice",
-        claims_model: type[CognitoClaims] = CognitoClaims,
+        claims_model: type[ClaimsT] = CognitoClaims,  # type: ignore[assignment]
         **kwargs: Any,
-    ) -> CognitoCredentials:
+    ) -> CognitoCredentials[ClaimsT]:
         """Fixed credentials for `app.dependency_overrides[auth] = lambda: ...` (no verifying).
 
         `kwargs` go to `access_claims` or `id_claims`; the claims are validated into
@@ -258,11 +299,13 @@ class LocalUserPool:
             payload = self.access_claims(username, **kwargs)
         else:
             payload = self.id_claims(username, **kwargs)
-        return CognitoCredentials.model_construct(
+        credentials: CognitoCredentials[ClaimsT] = CognitoCredentials.model_construct(
             scheme="Bearer",
             credentials=self.sign(payload),
             claims=claims_model.model_validate(payload),
+            user_pool_id=self.user_pool_id,
         )
+        return credentials
 
     def _user_base(
         self, token_use: TokenUse, username: str, groups: Iterable[str], expires_in: int

@@ -15,7 +15,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 from unittest.mock import AsyncMock
 
 import httpx2
@@ -307,6 +307,7 @@ Malformed, KeyNotFound, BadSignature = (
 Expired, NotYetValid, Denied = (
     fcj.TokenExpiredError, fcj.TokenNotYetValidError, fcj.PermissionDeniedError)
 BadClaim, BadIssuer = fcj.InvalidClaimError, fcj.InvalidIssuerError
+API = {"resource_ids": ["https://api.test"]}
 BadUse, BadClient = fcj.InvalidTokenUseError, fcj.InvalidClientError
 STANDARD = str.maketrans("-_", "+/")
 ES256 = {"kid": KID1, "alg": "ES256"}
@@ -483,11 +484,11 @@ CASES: list[Case] = [
     *(Case(f"issuer-{name}", acc(iss=value), BadIssuer, "iss") for name, value in ISSUERS.items()),
     Case("issuer-trailing-slash-id", idt(iss=ISS + "/"), BadIssuer, "iss", path="/id"),
     Case("issuer-other-pool-access-token", tok({"kid": "kb", "alg": "RS256"}, claims(iss=ISS_B),
-         key="kx"), KeyNotFound, jwks=with_documents(POOL_B_JWKS, kid="kb")),
+         key="kx"), BadIssuer, jwks=with_documents(POOL_B_JWKS, kid="kb")),
     Case("issuer-other-pool-id-token", tok({"kid": "kb", "alg": "RS256"}, claims("id", iss=ISS_B),
-         key="kx"), KeyNotFound, path="/id", jwks=with_documents(POOL_B_JWKS, kid="kb")),
+         key="kx"), BadIssuer, path="/id", jwks=with_documents(POOL_B_JWKS, kid="kb")),
     Case("issuer-other-pool-token-under-k1-kid", tok(payload=claims(iss=ISS_B), key="kx"),
-         BadSignature, jwks=with_documents(POOL_B_JWKS, kid=KID1)),
+         BadIssuer, jwks=with_documents(POOL_B_JWKS, kid=KID1)),
 
     # -- the token's kind and its client
     Case("use-admin-id-token", idt({"cognito:groups": ["admin"]}), BadUse),
@@ -504,6 +505,16 @@ CASES: list[Case] = [
                           ("trailing-space", CLIENT_A + " "), ("null", None), ("empty", "")]),
     *(Case(f"client-aud-ours-client-id-{name}", acc(aud=CLIENT_A, client_id=value),
            BadClient, "client_id") for name, value in [("other", CLIENT_B), ("no", DROP)]),
+    # resource binding: an access token's aud names an API; with none configured it is refused
+    *(Case(f"audience-{name}", acc(aud=value), fcj.InvalidAudienceError, "aud", settings=API)
+      for name, value in [("other-client", CLIENT_B), ("other-api", "https://other.test"),
+                          ("api-prefix", "https://api.test/"), ("null", None), ("number", 1),
+                          ("empty-list", cast(Any, []))]),
+    *(Case(f"audience-{name}-none-configured", acc(aud=value), fcj.InvalidAudienceError, "aud")
+      for name, value in [("our-client", CLIENT_A), ("our-api", "https://api.test")]),
+    Case("audience-ours-accepted", acc(aud="https://api.test"), None, settings=API),
+    Case("audience-ours-in-a-list-accepted", acc(aud=["x", "https://api.test"]), None,
+         settings=API),
     *(Case(f"client-id-token-aud-{name}", idt(aud=value), BadClient, "aud", path="/id")
       for name, value in [("other-client", CLIENT_B), ("missing", DROP), ("list", [CLIENT_A]),
                           ("list-with-extra", [CLIENT_A, "x"]), ("trailing-space", CLIENT_A + " "),

@@ -114,7 +114,7 @@ class KidProbe:
     def __init__(self, target: Target) -> None:
         self.fetches = 0
         self.clock = FakeClock(0.0)
-        pool, config = target.pool, target.pool.settings()
+        pool, config = target.pool, target.pool.settings(jwks_miss_cooldown=30)
 
         def handle(request: httpx2.Request) -> httpx2.Response:
             self.fetches += 1

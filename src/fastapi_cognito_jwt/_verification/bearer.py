@@ -5,7 +5,7 @@
 import logging
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Generic
 
 from fastapi import HTTPException
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -30,7 +30,7 @@ from .._http_answers import (
 from .._json import loads_object
 from .._settings import CognitoSettings
 from . import base64url
-from .claims import CognitoClaims, TokenUse
+from .claims import ClaimsT, CognitoClaims, TokenUse
 from .verifier import CognitoVerifier
 
 __all__ = ["CognitoBearer", "CognitoCredentials", "http_exception"]
@@ -54,15 +54,19 @@ def http_exception(error: CognitoJWTError) -> HTTPException:
     return unavailable("Authentication is temporarily unavailable", retry_after).exception()
 
 
-class CognitoCredentials(HTTPAuthorizationCredentials):
+class CognitoCredentials(HTTPAuthorizationCredentials, Generic[ClaimsT]):
     """The credentials of a request whose bearer token verified.
 
-    `credentials` is the raw token, `claims` its verified claims and `header` its JOSE header.
+    `credentials` is the raw token, `claims` its verified claims (typed as the bearer's
+    claims model: `CognitoCredentials[MyClaims]`), `user_pool_id` the pool that issued it
+    and `header` its JOSE header.
     """
 
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
-    claims: CognitoClaims
+    claims: ClaimsT
+    user_pool_id: str | None = None
+    """The id of the user pool whose issuer the token carries (None when no pool has it)."""
 
     @property
     def header(self) -> Mapping[str, Any]:
@@ -76,31 +80,38 @@ class CognitoCredentials(HTTPAuthorizationCredentials):
 
 # Shared by every instance: the model is frozen, and pydantic copies the set before
 # changing it (model_copy).
-_CREDENTIALS_FIELDS = {"scheme", "credentials", "claims"}
+_CREDENTIALS_FIELDS = {"scheme", "credentials", "claims", "user_pool_id"}
 
 
-def _credentials(scheme: str, token: str, claims: CognitoClaims) -> CognitoCredentials:
+def _credentials(
+    scheme: str, token: str, claims: ClaimsT, user_pool_id: str | None
+) -> CognitoCredentials[ClaimsT]:
     """`CognitoCredentials.model_construct(...)` for these fields, at a third of its cost.
 
     Everything here was validated by the verifier. This sets what `model_construct` sets; a
     test compares the two, and fails if pydantic changes what a model holds.
     """
-    credentials = object.__new__(CognitoCredentials)
-    object.__setattr__(
-        credentials, "__dict__", {"scheme": scheme, "credentials": token, "claims": claims}
-    )
+    credentials: CognitoCredentials[ClaimsT] = object.__new__(CognitoCredentials)
+    fields = {
+        "scheme": scheme,
+        "credentials": token,
+        "claims": claims,
+        "user_pool_id": user_pool_id,
+    }
+    object.__setattr__(credentials, "__dict__", fields)
     object.__setattr__(credentials, "__pydantic_fields_set__", _CREDENTIALS_FIELDS)
     object.__setattr__(credentials, "__pydantic_extra__", None)
     object.__setattr__(credentials, "__pydantic_private__", None)
     return credentials
 
 
-class CognitoBearer(HTTPBearer):
+class CognitoBearer(HTTPBearer, Generic[ClaimsT]):
     """A FastAPI dependency that requires a valid Cognito bearer token.
 
     Use it on a route, on a whole router, or through the helper dependencies. Swagger UI
     shows it as an HTTP bearer scheme, so its Authorize button works. It verifies through
-    `verifier.verify`, the verifier's public path.
+    `verifier.verify`, the verifier's public path. It is generic over its claims model, so
+    `creds.claims` has your model's type (`CognitoBearer[MyClaims]`).
 
     ```python
     auth = CognitoBearer(settings, token_use="access")
@@ -135,7 +146,7 @@ class CognitoBearer(HTTPBearer):
         /,
         *,
         token_use: TokenUse,
-        claims_model: type[CognitoClaims] = CognitoClaims,
+        claims_model: type[ClaimsT] = CognitoClaims,  # type: ignore[assignment]
         verifier: CognitoVerifier | None = None,
         auto_error: bool = True,
         scheme_name: str | None = None,
@@ -155,9 +166,9 @@ class CognitoBearer(HTTPBearer):
             raise ConfigurationError("pass either verifier or settings, not both")
         self.verifier = verifier if verifier is not None else CognitoVerifier(settings)
         self.token_use: TokenUse = token_use
-        self.claims_model = claims_model
+        self.claims_model: type[ClaimsT] = claims_model
 
-    async def __call__(self, request: HTTPConnection) -> CognitoCredentials | None:
+    async def __call__(self, request: HTTPConnection) -> CognitoCredentials[ClaimsT] | None:
         """Read the bearer token from the request and verify it."""
         # Straight from the ASGI scope (names are lower-case there, as Starlette relies on too):
         # building `request.headers` copies every header, on every protected request.
@@ -178,4 +189,5 @@ class CognitoBearer(HTTPBearer):
         except CognitoJWTError as exc:
             logger.info("Bearer token rejected: %s: %s", type(exc).__name__, exc)
             raise http_exception(exc) from None
-        return _credentials(scheme, token, claims)
+        pool = self.verifier.user_pool_of(claims.iss)
+        return _credentials(scheme, token, claims, None if pool is None else pool.user_pool_id)

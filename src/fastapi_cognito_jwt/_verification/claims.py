@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Collection, Mapping
 from types import MappingProxyType
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from pydantic import (
     AliasChoices,
@@ -17,8 +17,10 @@ from pydantic import (
     computed_field,
     model_validator,
 )
+from typing_extensions import TypeVar
 
 from .._exceptions import (
+    InvalidAudienceError,
     InvalidClaimError,
     InvalidClientError,
     InvalidIssuerError,
@@ -140,12 +142,14 @@ def check_claims(
     token_use: TokenUse,
     issuers: Collection[str],
     client_ids: Collection[str],
+    resource_ids: Collection[str],
     leeway: float,
     now: float,
 ) -> None:
     """Apply Cognito's rules to a signature-verified payload; raise a `TokenError` if one fails.
 
-    Order: issuer, token use, client, then the time claims.
+    Order: issuer, token use, client (and, on access tokens, the resource), then the time
+    claims. `client_ids` are those of the token's own pool.
     """
     get = payload.get
     iss = get("iss")
@@ -165,8 +169,14 @@ def check_claims(
     if token_use == "id":
         if get("client_id", client) != client:
             raise InvalidClientError("client_id differs from aud", claim="client_id")
-    elif "cognito:username" in payload and get("cognito:username") != get("username"):
-        raise InvalidClaimError("cognito:username differs from username", claim="username")
+    else:
+        if "aud" in payload:
+            # Resource binding: the access token names the API it was issued for. A token
+            # bound to some resource is for that resource only, so with none configured here
+            # it is refused rather than taken as unbound.
+            _check_audience(get("aud"), resource_ids)
+        if "cognito:username" in payload and get("cognito:username") != get("username"):
+            raise InvalidClaimError("cognito:username differs from username", claim="username")
     exp = _timestamp(payload, "exp")
     iat = _timestamp(payload, "iat")
     nbf = _timestamp(payload, "nbf") if "nbf" in payload else None
@@ -180,7 +190,18 @@ def check_claims(
         raise InvalidClaimError("token lifetime exceeds 24 hours", claim="exp")
 
 
-ClaimsT = TypeVar("ClaimsT", bound=CognitoClaims)
+def _check_audience(aud: Any, resource_ids: Collection[str]) -> None:
+    # RFC 7519 allows a list of audiences; the token is for this API if one of them is.
+    names = aud if type(aud) is list else [aud]
+    if (
+        not names
+        or not all(type(name) is str for name in names)
+        or not any(name in resource_ids for name in names)
+    ):
+        raise InvalidAudienceError()
+
+
+ClaimsT = TypeVar("ClaimsT", bound=CognitoClaims, default=CognitoClaims)
 
 
 def build_claims(claims_model: type[ClaimsT], payload: dict[str, Any]) -> ClaimsT:

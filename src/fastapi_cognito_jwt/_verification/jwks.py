@@ -5,16 +5,18 @@ from __future__ import annotations
 import logging
 import math
 import random
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Literal
 
 import anyio
 import httpx2
 from jose.backends.base import Key
 
 from .._exceptions import ConfigurationError, JWKSUnavailableError, KeyNotFoundError
-from .._settings import CognitoSettings, load_settings
+from .._settings import CognitoSettings, UserPoolSettings, load_settings
 from .signing_keys import JWKSFormatError, parse_jwks
 
 __all__ = ["MAX_JWKS_BYTES", "JWKSCache"]
@@ -44,7 +46,8 @@ class JWKSCache:
     cooldown: then unknown kids are refused without fetching; known kids never wait on it.
     Concurrent callers share a single fetch. When a refresh fails the previous keys stay in use
     for up to `jwks_max_stale`, and further attempts back off. One cache can serve several
-    verifiers.
+    verifiers. `get_key_sync` does the same for synchronous callers, fetching with a
+    synchronous httpx2 client; threads share one fetch.
 
     ```python
     cache = JWKSCache(settings)
@@ -53,9 +56,12 @@ class JWKSCache:
     ```
 
     Args:
-        settings: the pool; read from the environment when not given.
+        settings: the timings and limits; read from the environment when not given.
+        pool: whose keys to fetch: one of `settings.pools` (default: the first).
         http_client: an `httpx2.AsyncClient` to fetch with; it is used as is and never closed.
-        transport: an httpx2 transport for the client this cache creates per fetch (tests).
+            `get_key_sync` fetches with a client of its own.
+        transport: an httpx2 transport for the clients this cache creates per fetch (tests);
+            `get_key_sync` uses it when it is also a synchronous `httpx2.BaseTransport`.
         clock: a monotonic clock in seconds, for tests.
     """
 
@@ -64,6 +70,7 @@ class JWKSCache:
         settings: CognitoSettings | None = None,
         /,
         *,
+        pool: UserPoolSettings | None = None,
         http_client: httpx2.AsyncClient | None = None,
         transport: httpx2.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -71,7 +78,11 @@ class JWKSCache:
         self.settings = load_settings(settings)
         if http_client is not None and transport is not None:
             raise ConfigurationError("pass either http_client or transport, not both")
-        self.url = self.settings.resolved_jwks_url
+        if pool is None:
+            pool = self.settings
+        elif pool not in self.settings.pools:
+            raise ConfigurationError("pool must be one of settings.pools")
+        self.url = pool.resolved_jwks_url
         self._http_client = http_client
         self._transport = transport
         self._clock = clock
@@ -85,6 +96,8 @@ class JWKSCache:
         self._failures = 0
         # Set while a fetch is under way; everyone else waits on it instead of fetching.
         self._fetching: anyio.Event | None = None
+        # Synchronous callers queue on this lock; the first fetches, the others then find keys.
+        self._sync_lock = threading.Lock()
 
     @property
     def kids(self) -> frozenset[str]:
@@ -123,16 +136,45 @@ class JWKSCache:
             # fetches itself, so a queue of made-up kids cannot become a queue of fetches.
             await self._fetching.wait()
         else:
-            now = self._clock()
-            if self._refresh_due(now):
-                await self._fetch_once(miss=False)
-            elif (
-                kid not in self._usable_keys(now)
-                and now >= self._retry_at
-                and now >= self._miss_cooldown_until
-            ):
-                await self._fetch_once(miss=True)
+            fetch = self._fetch_needed(kid)
+            if fetch is not None:
+                await self._fetch_once(miss=fetch == "miss")
         return self._select(kid)
+
+    def get_key_sync(self, kid: str) -> Key:
+        """`get_key` for synchronous callers: the same rules, with a blocking fetch.
+
+        Threads that find no key queue behind one fetch, then use what it brought; the fetch
+        takes at most `http_timeout`. Called on an event loop's thread, it blocks that loop
+        for as long (use `await get_key` there).
+
+        Raises:
+            KeyNotFoundError: no usable key has this `kid`.
+            JWKSUnavailableError: no usable keys at all (endpoint down and nothing cached).
+        """
+        key = self.lookup(kid)
+        if key is not None:
+            return key
+        with self._sync_lock:
+            fetch = None if self._fetching is not None else self._fetch_needed(kid)
+            if fetch is not None:
+                self._install(self._download_sync)
+                if fetch == "miss":
+                    self._miss_cooldown_until = self._clock() + self._cooldown
+        return self._select(kid)
+
+    def _fetch_needed(self, kid: str) -> Literal["refresh", "miss"] | None:
+        """ "refresh", "miss" (an unknown kid may fetch), or None (use what is held)."""
+        now = self._clock()
+        if self._refresh_due(now):
+            return "refresh"
+        if (
+            kid not in self._usable_keys(now)
+            and now >= self._retry_at
+            and now >= self._miss_cooldown_until
+        ):
+            return "miss"
+        return None
 
     async def refresh(self) -> None:
         """Fetch the JWKS now, whatever the TTL says; e.g. to warm the cache at startup.
@@ -190,7 +232,15 @@ class JWKSCache:
         try:
             with anyio.fail_after(self.settings.http_timeout):
                 body = await self._download_with_retry()
-            keys = parse_jwks(body)
+        except Exception as exc:  # any failure is a failed fetch, never a crash
+            self._record_failure(exc)
+            return False
+        return self._install(lambda: body)
+
+    def _install(self, download: Callable[[], bytes]) -> bool:
+        """Download (synchronously) and parse a JWKS, and make it the key set; False if not."""
+        try:
+            keys = parse_jwks(download())
         except Exception as exc:  # any failure is a failed fetch, never a crash
             self._record_failure(exc)
             return False
@@ -250,17 +300,52 @@ class JWKSCache:
                 "GET", self.url, headers=_REQUEST_HEADERS, follow_redirects=False
             ) as response,
         ):
-            if response.status_code != 200:
-                raise _FetchError(f"HTTP status {response.status_code}")
-            if response.headers.get("Content-Encoding", "identity").lower() != "identity":
-                # Decompressing would let a small body expand far past the size cap in memory.
-                raise _FetchError("compressed response refused")
-            declared = response.headers.get("Content-Length", "")
-            if declared.isdigit() and int(declared) > MAX_JWKS_BYTES:
-                raise _FetchError("response larger than the JWKS size limit")
+            _check_response(response)
             body = bytearray()
             async for chunk in response.aiter_bytes():  # identity: the bytes as sent
-                body += chunk
-                if len(body) > MAX_JWKS_BYTES:
-                    raise _FetchError("response larger than the JWKS size limit")
+                _append(body, chunk)
             return bytes(body)
+
+    def _download_sync(self) -> bytes:
+        """The synchronous download: the same checks, one retry, one overall deadline."""
+        deadline = time.monotonic() + self.settings.http_timeout
+        try:
+            return self._download_sync_once(deadline)
+        except httpx2.TransportError as exc:
+            if isinstance(exc, httpx2.TimeoutException):
+                raise
+            return self._download_sync_once(deadline)
+
+    def _download_sync_once(self, deadline: float) -> bytes:
+        transport = self._transport if isinstance(self._transport, httpx2.BaseTransport) else None
+        remaining = max(0.001, deadline - time.monotonic())
+        with (
+            httpx2.Client(transport=transport, timeout=remaining, follow_redirects=False) as client,
+            client.stream(
+                "GET", self.url, headers=_REQUEST_HEADERS, follow_redirects=False
+            ) as response,
+        ):
+            _check_response(response)
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                _append(body, chunk)
+                if time.monotonic() > deadline:  # a server trickling bytes within each timeout
+                    raise _FetchError("deadline exceeded")
+            return bytes(body)
+
+
+def _check_response(response: httpx2.Response) -> None:
+    if response.status_code != 200:
+        raise _FetchError(f"HTTP status {response.status_code}")
+    if response.headers.get("Content-Encoding", "identity").lower() != "identity":
+        # Decompressing would let a small body expand far past the size cap in memory.
+        raise _FetchError("compressed response refused")
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > MAX_JWKS_BYTES:
+        raise _FetchError("response larger than the JWKS size limit")
+
+
+def _append(body: bytearray, chunk: bytes) -> None:
+    body += chunk
+    if len(body) > MAX_JWKS_BYTES:
+        raise _FetchError("response larger than the JWKS size limit")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from cachetools import LRUCache
 from jose.backends.base import Key
 
 from .claims import CognitoClaims
+
+if TYPE_CHECKING:
+    from .jwks import JWKSCache
 
 __all__ = ["CachedToken", "VerifiedTokenCache"]
 
@@ -25,6 +28,8 @@ class CachedToken(NamedTuple):
     kid: str
     key: Key
     """The key that verified it: the entry is served only while the JWKS still holds it."""
+    jwks: JWKSCache
+    """The JWKS cache of the token's user pool."""
     claims: CognitoClaims
 
 

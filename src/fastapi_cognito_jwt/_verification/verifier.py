@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import time
-from collections.abc import Callable, Mapping
-from typing import Any, overload
+from collections.abc import Callable, Coroutine, Iterable, Mapping
+from types import MappingProxyType
+from typing import Any, NamedTuple, overload
 
+import anyio
 import httpx2
 from jose.backends.base import Key
 
-from .._exceptions import ConfigurationError, MalformedTokenError
-from .._settings import CognitoSettings, load_settings
+from .._exceptions import ConfigurationError, InvalidIssuerError, MalformedTokenError
+from .._settings import CognitoSettings, UserPoolSettings, load_settings
 from .claims import ClaimsT, CognitoClaims, TokenUse, build_claims, check_claims
 from .jwks import JWKSCache
 from .parsed_token import ParsedToken, parse_token, remember_header
@@ -24,13 +28,26 @@ __all__ = ["CognitoVerifier"]
 _KNOWN_HEADERS = 32
 
 
+class _Pool(NamedTuple):
+    """One user pool as the verifier uses it: found by issuer, with its own keys and clients."""
+
+    settings: UserPoolSettings
+    jwks: JWKSCache
+    issuers: frozenset[str]
+    client_ids: frozenset[str]
+
+
 class CognitoVerifier:
     """Verify Cognito access and ID tokens: signature, issuer, client, token use and times.
 
     Framework-free and async; raises a `TokenError` subclass for a bad token and
     `JWKSUnavailableError` when no signing key can be had. `verify` is the one path every
-    caller takes, `CognitoBearer` included, so a subclass that overrides it (to add a check
-    of its own, say) is honoured everywhere.
+    caller takes, `CognitoBearer` and `verify_sync` included, so a subclass that overrides it
+    (to add a check of its own, say) is honoured everywhere.
+
+    With several user pools (`settings.additional_pools`), the token's issuer picks the pool,
+    before any key is looked up: each pool has its own JWKS cache and app clients, and a
+    token from an issuer no pool has is refused without a fetch.
 
     ```python
     verifier = CognitoVerifier(CognitoSettings(user_pool_id=..., client_ids=[...]))
@@ -38,10 +55,11 @@ class CognitoVerifier:
     ```
 
     Args:
-        settings: the pool and the rules; read from the environment when not given.
-        jwks: a `JWKSCache` to share with other verifiers; by default one is made.
-        http_client: an `httpx2.AsyncClient` for the JWKS cache this verifier makes.
-        transport: an httpx2 transport for the JWKS cache this verifier makes (tests).
+        settings: the pools and the rules; read from the environment when not given.
+        jwks: `JWKSCache`s to share with other verifiers, matched to the pools by URL; a
+            cache is made for each pool not given one.
+        http_client: an `httpx2.AsyncClient` for the JWKS caches this verifier makes.
+        transport: an httpx2 transport for the JWKS caches this verifier makes (tests).
         clock: wall-clock time in seconds since the epoch, for tests.
     """
 
@@ -50,7 +68,7 @@ class CognitoVerifier:
         settings: CognitoSettings | None = None,
         /,
         *,
-        jwks: JWKSCache | None = None,
+        jwks: JWKSCache | Iterable[JWKSCache] | None = None,
         http_client: httpx2.AsyncClient | None = None,
         transport: httpx2.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.time,
@@ -58,14 +76,40 @@ class CognitoVerifier:
         self.settings = load_settings(settings)
         if jwks is not None and (http_client is not None or transport is not None):
             raise ConfigurationError("pass either jwks or http_client/transport, not both")
-        self.jwks = jwks or JWKSCache(self.settings, http_client=http_client, transport=transport)
+        shared = [jwks] if isinstance(jwks, JWKSCache) else list(jwks or ())
+        given = {cache.url: cache for cache in shared}
+        by_issuer: dict[str, _Pool] = {}
+        caches: dict[str, JWKSCache] = {}
+        for pool in self.settings.pools:
+            url = pool.resolved_jwks_url
+            cache = caches.get(url) or given.pop(url, None)
+            if cache is None:
+                cache = JWKSCache(
+                    self.settings, pool=pool, http_client=http_client, transport=transport
+                )
+            caches[url] = cache
+            entry = _Pool(pool, cache, frozenset(pool.accepted_issuers), frozenset(pool.client_ids))
+            by_issuer.update(dict.fromkeys(entry.issuers, entry))
+        if given:
+            raise ConfigurationError("a JWKSCache given matches no user pool's jwks_url")
+        self._pools = by_issuer
+        self.jwks_caches: Mapping[str, JWKSCache] = MappingProxyType(
+            {pool.user_pool_id: caches[pool.resolved_jwks_url] for pool in self.settings.pools}
+        )
+        """Each user pool's JWKS cache, by user pool id (e.g. to warm them at startup)."""
+        self.jwks = self.jwks_caches[self.settings.user_pool_id]
+        """The first user pool's JWKS cache."""
         self._clock = clock
-        self._issuers = frozenset(self.settings.accepted_issuers)
-        self._client_ids = frozenset(self.settings.client_ids)
+        self._resource_ids = frozenset(self.settings.resource_ids)
         self._leeway = self.settings.leeway
         self._max_bytes = self.settings.max_token_bytes
         self._cache = VerifiedTokenCache(self.settings.token_cache_size)
         self._known_headers: dict[str, Mapping[str, Any]] = {}
+
+    def user_pool_of(self, issuer: str) -> UserPoolSettings | None:
+        """The user pool whose tokens carry `issuer` as `iss`, or None."""
+        pool = self._pools.get(issuer)
+        return None if pool is None else pool.settings
 
     @overload
     async def verify(self, token: str, *, token_use: TokenUse) -> CognitoClaims: ...
@@ -96,11 +140,63 @@ class CognitoVerifier:
         if cached is not None:
             return cached
         parsed = parse_token(token, self._max_bytes, self._known_headers)
+        pool = self._pool(parsed)
         # Most tokens are signed by a key at hand; only for the others is anything awaited.
-        key = self.jwks.lookup(parsed.kid)
+        key = pool.jwks.lookup(parsed.kid)
         if key is None:
-            key = await self.jwks.get_key(parsed.kid)
-        return self._check(token, parsed, key, token_use, claims_model)
+            key = await pool.jwks.get_key(parsed.kid)
+        return self._check(token, parsed, pool, key, token_use, claims_model)
+
+    @overload
+    def verify_sync(self, token: str, *, token_use: TokenUse) -> CognitoClaims: ...
+
+    @overload
+    def verify_sync(
+        self, token: str, *, token_use: TokenUse, claims_model: type[ClaimsT]
+    ) -> ClaimsT: ...
+
+    def verify_sync(
+        self,
+        token: str,
+        *,
+        token_use: TokenUse,
+        claims_model: type[CognitoClaims] = CognitoClaims,
+    ) -> CognitoClaims:
+        """`verify` for synchronous code: Lambda handlers, scripts, WSGI views, task queues.
+
+        The same rules and caches as `verify`, and `verify` itself does the checking (an
+        override is honoured; one that awaits real I/O is started, then run again whole on
+        an event loop of its own in a worker thread). Signing keys that are not at hand are
+        fetched first with a synchronous httpx2 client; threads share one fetch, which takes
+        at most `http_timeout`. It is safe to call from any thread. On an event loop's own thread it
+        works too, but a key fetch then blocks the loop for up to `http_timeout`: in async
+        code, `await verify(...)` instead.
+
+        ```python
+        def handler(event, context):
+            claims = verifier.verify_sync(event["token"], token_use="access")
+        ```
+
+        Raises:
+            TokenError: the token is not acceptable (a subclass says why).
+            JWKSUnavailableError: no signing key can be had right now.
+        """
+        if isinstance(token, str) and token_use in ("access", "id"):
+            if self._cache.get(token, token_use, claims_model) is None:
+                # Bring the key into the shared cache, so that `verify` then needs no I/O.
+                parsed = parse_token(token, self._max_bytes, self._known_headers)
+                pool = self._pool(parsed)
+                if pool.jwks.lookup(parsed.kid) is None:
+                    pool.jwks.get_key_sync(parsed.kid)
+        return _run(lambda: self.verify(token, token_use=token_use, claims_model=claims_model))
+
+    def _pool(self, parsed: ParsedToken) -> _Pool:
+        """The pool the token's issuer names; an unknown issuer is refused before any key."""
+        issuer = parsed.payload.get("iss")
+        pool = self._pools.get(issuer) if type(issuer) is str else None
+        if pool is None:
+            raise InvalidIssuerError()
+        return pool
 
     def _cached(
         self, token: str, token_use: TokenUse, claims_model: type[CognitoClaims]
@@ -110,7 +206,7 @@ class CognitoVerifier:
             return None
         # A remembered token is still re-checked for expiry and for its key having left the
         # JWKS (or the JWKS being due for a refresh, which the full path then performs).
-        if self._clock() < entry.expires and self.jwks.lookup(entry.kid) is entry.key:
+        if self._clock() < entry.expires and entry.jwks.lookup(entry.kid) is entry.key:
             return entry.claims
         self._cache.discard(token, token_use, claims_model)
         return None
@@ -119,6 +215,7 @@ class CognitoVerifier:
         self,
         token: str,
         parsed: ParsedToken,
+        pool: _Pool,
         key: Key,
         token_use: TokenUse,
         claims_model: type[CognitoClaims],
@@ -127,10 +224,39 @@ class CognitoVerifier:
         check_signature(key, parsed.signing_input, parsed.signature)
         payload = parsed.payload
         check_claims(
-            payload, token_use, self._issuers, self._client_ids, self._leeway, self._clock()
+            payload,
+            token_use,
+            pool.issuers,
+            pool.client_ids,
+            self._resource_ids,
+            self._leeway,
+            self._clock(),
         )
         claims = build_claims(claims_model, payload)
         remember_header(self._known_headers, parsed, _KNOWN_HEADERS)
-        entry = CachedToken(token, claims.exp + self._leeway, parsed.kid, key, claims)
+        entry = CachedToken(token, claims.exp + self._leeway, parsed.kid, key, pool.jwks, claims)
         self._cache.put(token_use, claims_model, entry)
         return claims
+
+
+def _run(make: Callable[[], Coroutine[Any, Any, ClaimsT]]) -> ClaimsT:
+    """Run `make()` to its end from synchronous code.
+
+    `verify` awaits nothing once its key is at hand, so stepping it once finishes it, with no
+    event loop needed and none disturbed. A coroutine that would wait (an override awaiting
+    I/O, or keys gone stale in between, which anyio refuses to wait for outside a loop) is
+    run again from the start on a loop of its own in a worker thread; that also works when
+    the calling thread is running a loop.
+    """
+    coroutine = make()
+    try:
+        coroutine.send(None)
+    except StopIteration as finished:
+        result: ClaimsT = finished.value
+        return result
+    except anyio.NoEventLoopError:
+        pass
+    finally:
+        coroutine.close()
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="verify_sync") as worker:
+        return worker.submit(asyncio.run, make()).result()
