@@ -41,9 +41,13 @@ def _b64decode(segment: str) -> bytes:
     return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
 
 
-def floor(public_key: rsa.RSAPublicKey, tokens: Sequence[str]) -> Callable[[], None]:
+def floor(
+    public_keys: Sequence[rsa.RSAPublicKey], tokens: Sequence[str]
+) -> Callable[[], None]:
+    """The floor for `tokens`, the i-th signed by `public_keys[i]` (known up front: free)."""
+
     def run() -> None:
-        for token in tokens:
+        for token, public_key in zip(tokens, public_keys, strict=True):
             header, payload, signature = token.split(".")
             public_key.verify(
                 _b64decode(signature),
@@ -69,13 +73,21 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=15, help="passes over all tokens")
     args = parser.parse_args()
 
-    pool = LocalUserPool()
-    public_key = pool.public_key()
-    tokens = [pool.access_token(username=f"user{i}", groups=["users"]) for i in range(args.tokens)]
-    batches = [tokens[i : i + args.batch] for i in range(0, len(tokens), args.batch)]
+    # Two user pools configured, in two regions; the tokens alternate between them.
+    pools = [LocalUserPool(), LocalUserPool(user_pool_id="us-east-1_SecondPool", kid="k2")]
+    tokens = [
+        pools[i % 2].access_token(username=f"user{i}", groups=["users"])
+        for i in range(args.tokens)
+    ]
+    keys = [pools[i % 2].public_key() for i in range(args.tokens)]
+    batches = [
+        (tokens[i : i + args.batch], keys[i : i + args.batch])
+        for i in range(0, len(tokens), args.batch)
+    ]
     loop = asyncio.new_event_loop()
-    shared = pool.verifier()
-    loop.run_until_complete(shared.jwks.refresh())
+    shared = pools[0].verifier(also=pools[1:])
+    for cache in shared.jwks_caches.values():
+        loop.run_until_complete(cache.refresh())
 
     def verify_all(verifier: CognitoVerifier, batch: Sequence[str]) -> Callable[[], None]:
         async def go() -> None:
@@ -95,14 +107,14 @@ def main() -> int:
     repeats: list[float] = []
     for round_number in range(args.rounds):
         # A verifier per round, sharing the warm JWKS: none of its tokens is in its cache.
-        fresh = CognitoVerifier(shared.settings, jwks=shared.jwks)
-        for index, batch in enumerate(batches):
+        fresh = CognitoVerifier(shared.settings, jwks=shared.jwks_caches.values())
+        for index, (batch, batch_keys) in enumerate(batches):
             floor_first = (round_number + index) % 2 == 0
             if floor_first:
-                floor_us = timed(floor(public_key, batch), len(batch))
+                floor_us = timed(floor(batch_keys, batch), len(batch))
             distinct_us = timed(verify_all(fresh, batch), len(batch))
             if not floor_first:
-                floor_us = timed(floor(public_key, batch), len(batch))
+                floor_us = timed(floor(batch_keys, batch), len(batch))
             repeated_us = timed(verify_all(shared, [repeated_token] * len(batch)), len(batch))
             floors.append(floor_us)
             distincts.append(distinct_us)
@@ -118,7 +130,7 @@ def main() -> int:
     distinct_ratio = statistics.median(distinct_ratios)
     repeated_ratio = statistics.median(repeated_ratios)
     print(
-        f"{len(distinct_ratios)} paired batches of {args.batch} tokens, "
+        f"{len(distinct_ratios)} paired batches of {args.batch} tokens from two user pools, "
         f"Python {sys.version.split()[0]}; median per-batch time and ratio to the floor"
     )
     print(f"floor (decode, RS256 verify, JSON): {statistics.median(floors):8.2f} us/token")

@@ -308,7 +308,7 @@ def measure(
         for batch in batches:
             hot_batch = [tokens[0]] * len(batch)
             jobs: list[tuple[tuple[str, str], Callable[[], None]]] = [
-                ((FLOOR, "distinct"), floor(public_key, batch))
+                ((FLOOR, "distinct"), floor([public_key] * len(batch), batch))
             ]
             for c in contenders:
                 jobs.append(((c.name, "distinct"), _batch(loop, verifies[c.name], batch)))
@@ -468,7 +468,7 @@ def main() -> int:
             check_acceptance(loop, contender, tokens)
 
         async def floor_verify(token: str) -> object:
-            floor(public_key, [token])()  # raises when the signature is wrong
+            floor([public_key], [token])()  # raises when the signature is wrong
             return None
 
         wrong = probes(pool)
