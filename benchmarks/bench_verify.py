@@ -41,9 +41,7 @@ def _b64decode(segment: str) -> bytes:
     return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
 
 
-def floor(
-    public_keys: Sequence[rsa.RSAPublicKey], tokens: Sequence[str]
-) -> Callable[[], None]:
+def floor(public_keys: Sequence[rsa.RSAPublicKey], tokens: Sequence[str]) -> Callable[[], None]:
     """The floor for `tokens`, the i-th signed by `public_keys[i]` (known up front: free)."""
 
     def run() -> None:
@@ -76,8 +74,7 @@ def main() -> int:
     # Two user pools configured, in two regions; the tokens alternate between them.
     pools = [LocalUserPool(), LocalUserPool(user_pool_id="us-east-1_SecondPool", kid="k2")]
     tokens = [
-        pools[i % 2].access_token(username=f"user{i}", groups=["users"])
-        for i in range(args.tokens)
+        pools[i % 2].access_token(username=f"user{i}", groups=["users"]) for i in range(args.tokens)
     ]
     keys = [pools[i % 2].public_key() for i in range(args.tokens)]
     batches = [

@@ -349,8 +349,13 @@ def test_claims_are_typed_as_the_bearers_model_for_mypy(tmp_path: Any) -> None:
     good = tmp_path / "good.py"
     good.write_text(USER_FILE)
     bad = tmp_path / "bad.py"
-    bad.write_text(USER_FILE.replace("return creds.claims.tenant", "return creds.claims.tenat"))
+    bad.write_text(
+        USER_FILE.replace("return creds.claims.tenant", "return creds.claims.tenat")
+        # a bearer built without the model cannot pass for one of Tenant
+        + 'forgot: CognitoBearer[Tenant] = CognitoBearer(CognitoSettings(), token_use="id")\n'
+    )
     out, err, status = api.run(["--strict", str(good)])
     assert status == 0, out + err
     out, _, status = api.run(["--strict", str(bad)])
     assert status == 1 and '"Tenant" has no attribute "tenat"' in out, out
+    assert 'variable has type "CognitoBearer[Tenant]"' in out, out

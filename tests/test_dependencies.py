@@ -238,6 +238,9 @@ def test_openapi_lists_the_answers_of_protected_routes(auth: fcj.CognitoBearer) 
     app.get("/claims-only")(current_claims(auth))
     app.get("/route-level", dependencies=[Depends(require_scopes(auth, "api/read"))])(lambda: 1)
     app.get("/open")(lambda: 1)
+    app.get("/own-401", dependencies=[Depends(auth)], responses={401: {"description": "Mine"}})(
+        lambda: 1
+    )
     app.websocket("/ws")(lambda websocket: None)
     assert "401" not in app.openapi()["paths"]["/all"]["get"]["responses"]
     fcj.document_auth_responses(app)
@@ -248,11 +251,15 @@ def test_openapi_lists_the_answers_of_protected_routes(auth: fcj.CognitoBearer) 
         "/claims-only": ["200", "401", "503"],
         "/route-level": ["200", "401", "403", "503"],
         "/open": ["200"],
+        "/own-401": ["200", "401", "503"],
     }
+    assert paths["/own-401"]["get"]["responses"]["401"]["description"] == "Mine"
     responses = paths["/all"]["get"]["responses"]
     assert (
         set(responses["401"]["headers"]) == set(responses["403"]["headers"]) == {"WWW-Authenticate"}
     )
     assert set(responses["503"]["headers"]) == {"Retry-After"}
+    responses["401"]["description"] = "edited"  # each operation holds its own copy
+    assert paths["/claims-only"]["get"]["responses"]["401"]["description"] != "edited"
     fcj.document_auth_responses(app)  # twice: nothing doubles, nothing a route set is lost
     assert sorted(app.openapi()["paths"]["/all"]["get"]["responses"]) == answers["/all"]

@@ -198,6 +198,8 @@ BAD_ENVIRONMENT = {
     "idp_endpoint": [f"http://{S}.example/", f"https://x.test/?k={S}"],
     "allow_insecure_idp_endpoint": [S],
     "client_secret": [""],  # `COGNITO_CLIENT_SECRET=` must not become an empty HMAC key
+    "additional_pools": [f"{S} not json", "[" * 3000, '{"a": 1}',
+                         f'[{{"user_pool_id": "{S}!", "client_ids": ["x"]}}]'],
 }  # fmt: skip
 
 
@@ -307,6 +309,9 @@ COMBINATIONS: list[tuple[dict[str, Any], str | None, str]] = [
      None, "leeway"),
     ({"additional_pools": [{"user_pool_id": "us-east-1_P", "client_ids": ["x"],
                             "jwks_url": f"http://{S}.example/j"}]}, S, "plain http"),
+    ({"additional_pools": [{"user_pool_id": POOL_ID, "client_ids": ["x"],
+                            "issuers": ["https://other.test/p"], "jwks_url": "https://o.test/j"}]},
+     None, "two user pools share a user_pool_id"),
     ({"resource_ids": [" https://api.example.com"]}, None, "resource id"),
     ({"resource_ids": [""]}, None, "resource id"),
 ]  # fmt: skip

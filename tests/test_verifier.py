@@ -3,7 +3,10 @@ tokens go through the whole app in tests/security/test_attack_corpus.py."""
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
+import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, cast
@@ -356,29 +359,33 @@ def test_verify_sync_from_many_threads_makes_one_fetch(pool: LocalUserPool) -> N
 
     def handle(request: httpx2.Request) -> httpx2.Response:
         fetches.append(request.url)
-        time.sleep(0.2)  # long enough for every thread to arrive while it runs
+        time.sleep(0.2)  # hold the fetch while the other threads arrive
         return httpx2.Response(200, json=pool.jwks())
 
     verifier = fcj.CognitoVerifier(pool.settings(), transport=httpx2.MockTransport(handle))
     tokens = [pool.access_token(username=f"user{n}") for n in range(50)]
+    barrier = threading.Barrier(50)
+
+    def one(token: str) -> str | None:
+        barrier.wait()
+        return verifier.verify_sync(token, token_use="access").username
+
     with concurrent.futures.ThreadPoolExecutor(50) as threads:
-        names = list(
-            threads.map(lambda t: verifier.verify_sync(t, token_use="access").username, tokens)
-        )
+        names = list(threads.map(one, tokens))
     assert names == [f"user{n}" for n in range(50)]
     assert len(fetches) == 1
     with pytest.raises(fcj.InvalidSignatureError):
         verifier.verify_sync(tokens[0][:-4] + "AAAA", token_use="access")
     with pytest.raises(fcj.TokenExpiredError):
         verifier.verify_sync(pool.access_token(expires_in=-10), token_use="access")
-    with pytest.raises(fcj.KeyNotFoundError):  # the kit sets no cooldown: refetched, not found
-        verifier.verify_sync(_other_kid_token(pool), token_use="access")
-    assert len(fetches) == 2
-
-
-def _other_kid_token(pool: LocalUserPool) -> str:
     header = {"kid": "never-published", "alg": "RS256"}
-    return pool.sign(pool.access_claims(), header=header)
+    with pytest.raises(fcj.KeyNotFoundError):  # the kit sets no cooldown: refetched, not found
+        verifier.verify_sync(pool.sign(pool.access_claims(), header=header), token_use="access")
+    assert len(fetches) == 2
+    with pytest.raises(fcj.ConfigurationError):
+        verifier.verify_sync(tokens[0], token_use=cast(Any, "refresh"))
+    with pytest.raises(fcj.MalformedTokenError):
+        verifier.verify_sync(cast(Any, b"a.b.c"), token_use="access")
 
 
 def test_verify_sync_reports_an_unreachable_jwks(pool: LocalUserPool) -> None:
@@ -390,27 +397,137 @@ def test_verify_sync_reports_an_unreachable_jwks(pool: LocalUserPool) -> None:
         verifier.verify_sync(pool.access_token(), token_use="access")
 
 
-async def test_verify_sync_inside_a_running_loop_and_with_an_override(pool: LocalUserPool) -> None:
-    """On the loop's own thread it still answers; an override of `verify` is honoured, even
-    one that awaits (it then runs on a loop of its own in a worker thread)."""
-    calls: list[str] = []
+async def test_verify_sync_on_a_loops_thread_refreshes_keys_of_a_remembered_token(
+    pool: LocalUserPool,
+) -> None:
+    """A remembered token whose keys are due for refresh, on the event loop's own thread:
+    the refresh happens (on a loop of its own), the token verifies, the loop is unharmed."""
+    clock = FakeClock()
+    settings = pool.settings()
+    jwks = fcj.JWKSCache(settings, transport=pool.transport(), clock=clock)
+    verifier = fcj.CognitoVerifier(settings, jwks=jwks)
+    token = pool.access_token()
+    for _ in range(2):  # the second use admits it to the token cache
+        assert verifier.verify_sync(token, token_use="access").username == "alice"
+    clock.advance(settings.jwks_ttl + 1)
+    assert verifier.verify_sync(token, token_use="access").username == "alice"
+    assert pool.jwks_requests == 2
+    await anyio.sleep(0.01)  # this task and its loop still work
+    assert (await verifier.verify(token, token_use="access")).username == "alice"
 
-    class Audited(fcj.CognitoVerifier):
-        async def verify(self, token: str, **kwargs: Any) -> Any:
-            calls.append("verify")
-            await anyio.sleep(0)  # a real wait: no finishing in one step
-            claims = await super().verify(token, **kwargs)
-            if claims.username == "mallory":
-                raise fcj.InvalidClaimError("banned", claim="username")
-            return claims
 
-    verifier = Audited(pool.settings(), transport=pool.transport())
+async def test_sync_and_async_callers_wait_on_each_others_fetch(pool: LocalUserPool) -> None:
+    """An async caller joins a sync caller's fetch and vice versa: one fetch each time."""
+    gate, entered = threading.Event(), threading.Event()
+
+    def handle(request: httpx2.Request) -> httpx2.Response:
+        entered.set()
+        gate.wait(5)
+        return httpx2.Response(200, json=pool.jwks())
+
+    transport = httpx2.MockTransport(handle)
+    verifier = fcj.CognitoVerifier(pool.settings(), transport=transport)
+    token = pool.access_token()
+    with concurrent.futures.ThreadPoolExecutor(1) as thread:
+        sync_call = thread.submit(verifier.verify_sync, token, token_use="access")
+        await anyio.to_thread.run_sync(entered.wait, 5)  # the sync fetch is under way
+        async with anyio.create_task_group() as group:
+            results: list[str | None] = []
+
+            async def joined() -> None:
+                results.append((await verifier.verify(token, token_use="access")).username)
+
+            group.start_soon(joined)
+            await anyio.sleep(0.05)
+            gate.set()
+        assert sync_call.result(5).username == results[0] == "alice"
+    calls = 0
+
+    async def counted(request: httpx2.Request) -> httpx2.Response:  # on the app's loop
+        nonlocal calls
+        calls += 1
+        entered.set()
+        await anyio.to_thread.run_sync(gate.wait, 5)
+        return httpx2.Response(200, json=pool.jwks())
+
+    gate.clear()
+    entered.clear()
+    other = fcj.CognitoVerifier(pool.settings(), transport=httpx2.MockTransport(counted))
+    async with anyio.create_task_group() as group:
+        group.start_soon(other.jwks.refresh)  # an async fetch under way
+        await anyio.to_thread.run_sync(entered.wait, 5)
+        with concurrent.futures.ThreadPoolExecutor(1) as thread:
+            waiting = thread.submit(other.verify_sync, token, token_use="access")
+            await anyio.sleep(0.05)
+            gate.set()
+            assert (await anyio.to_thread.run_sync(waiting.result, 5)).username == "alice"
+    assert calls == 1
+
+
+def test_verify_sync_cannot_fetch_with_an_apps_async_client(pool: LocalUserPool) -> None:
+    client = httpx2.AsyncClient(transport=pool.transport())
+    verifier = fcj.CognitoVerifier(pool.settings(), http_client=client)
+    with pytest.raises(fcj.ConfigurationError, match="synchronous"):
+        verifier.verify_sync(pool.access_token(), token_use="access")
+    anyio.run(verifier.jwks.refresh)  # keys fetched by the app's own loop: usable from sync code
     assert verifier.verify_sync(pool.access_token(), token_use="access").username == "alice"
+
+
+class Audited(fcj.CognitoVerifier):
+    """An override that awaits asyncio itself, and reads the token its own way."""
+
+    calls = 0
+
+    async def verify(self, token: str, **kwargs: Any) -> Any:
+        type(self).calls += 1
+        await asyncio.sleep(0)
+        claims = await super().verify(token.strip(), **kwargs)
+        if claims.username == "mallory":
+            raise fcj.InvalidClaimError("banned", claim="username")
+        return claims
+
+
+def check_audited(pool: LocalUserPool) -> None:
+    Audited.calls = 0
+    verifier = Audited(pool.settings(), transport=pool.transport())
+    assert verifier.verify_sync(" " + pool.access_token(), token_use="access").username == "alice"
     with pytest.raises(fcj.InvalidClaimError):
         verifier.verify_sync(pool.access_token(username="mallory"), token_use="access")
-    assert calls == ["verify"] * 4  # each stepped once, then run again whole on a worker loop
-    plain = pool.verifier()
-    token = pool.access_token()
-    assert plain.verify_sync(token, token_use="access").username == "alice"
-    assert plain.verify_sync(token, token_use="access").username == "alice"  # from the cache
-    assert pool.jwks_requests == 2
+    assert Audited.calls == 2 and pool.jwks_requests == 1
+
+
+def test_verify_sync_runs_an_override_whole(pool: LocalUserPool) -> None:
+    check_audited(pool)
+
+
+async def test_verify_sync_runs_an_override_whole_on_a_loops_thread(pool: LocalUserPool) -> None:
+    check_audited(pool)
+    await asyncio.sleep(0)
+
+
+def test_the_token_cache_is_safe_to_share_between_threads(pool: LocalUserPool) -> None:
+    """Threads churning a tiny cache: no KeyError or mutation error escapes (cachetools'
+    caches are not thread-safe on their own)."""
+    verifier = pool.verifier(token_cache_size=4)
+    tokens = [pool.access_token(username=f"u{n}") for n in range(12)]
+    errors: list[BaseException] = []
+    stop = time.monotonic() + 1.0
+
+    def churn(offset: int) -> None:
+        n = offset
+        while time.monotonic() < stop:
+            try:
+                verifier.verify_sync(tokens[n % len(tokens)], token_use="access")
+            except BaseException as exc:  # any escape is the failure
+                errors.append(exc)
+                return
+            n += 1
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        with concurrent.futures.ThreadPoolExecutor(8) as threads:
+            list(threads.map(churn, range(8)))
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == []

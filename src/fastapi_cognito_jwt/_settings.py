@@ -32,6 +32,7 @@ _REGION = re.compile(r"[a-z]{2}(?:-gov)?-[a-z]+-\d")
 _CLIENT_ID = re.compile(r"[\w+]{1,128}", re.ASCII)
 
 MAX_TOKEN_BYTES_LIMIT = 64 * 1024
+_PREFIX = "invalid Cognito settings: "
 
 
 def _split_list(value: Any) -> Any:
@@ -261,7 +262,7 @@ class CognitoSettings(UserPoolSettings, BaseSettings):
         description="The secret of a confidential app client (the first of client_ids); "
         "auth flows then send `SECRET_HASH`.",
     )
-    additional_pools: list[UserPoolSettings] = Field(
+    additional_pools: Annotated[list[UserPoolSettings], NoDecode] = Field(
         default_factory=list,
         description="More user pools whose tokens are accepted, each with its own issuer, "
         "JWKS and app clients (a JSON list in the environment).",
@@ -276,6 +277,26 @@ class CognitoSettings(UserPoolSettings, BaseSettings):
     @classmethod
     def _parse_resource_ids(cls, value: Any) -> Any:
         return _split_list(value)
+
+    @field_validator("additional_pools", mode="before")
+    @classmethod
+    def _parse_pools(cls, value: Any) -> Any:
+        if isinstance(value, str):  # from the environment: a JSON list, nothing else
+            try:
+                value = json.loads(value)
+            except (ValueError, RecursionError):
+                raise ValueError("not a valid JSON list") from None
+        if not isinstance(value, list):
+            return value  # pydantic says what is wrong
+        pools = []
+        for index, pool in enumerate(value):
+            try:
+                pools.append(UserPoolSettings(**pool) if isinstance(pool, dict) else pool)
+            except ConfigurationError as exc:
+                # The pool's own problems, said as the entry's, not as the first pool's.
+                detail = str(exc).removeprefix(_PREFIX)
+                raise ValueError(f"entry {index}: {detail}") from None
+        return pools
 
     @field_validator("resource_ids")
     @classmethod
@@ -307,6 +328,8 @@ class CognitoSettings(UserPoolSettings, BaseSettings):
                 # The issuer picks the pool: one issuer in two pools would be ambiguous.
                 raise ValueError("two user pools share an issuer")
             seen |= issuers
+        if len({pool.user_pool_id for pool in self.pools}) < len(self.pools):
+            raise ValueError("two user pools share a user_pool_id")
         return self
 
     @property
@@ -356,7 +379,7 @@ def _describe(error: ValidationError) -> str:
     for item in error.errors(include_url=False, include_input=False):
         where = ".".join(str(part) for part in item["loc"]) or "settings"
         problems.append(f"{where}: {item['msg']}")
-    return "invalid Cognito settings: " + "; ".join(problems)
+    return _PREFIX + "; ".join(problems)
 
 
 def load_settings(settings: CognitoSettings | None) -> CognitoSettings:

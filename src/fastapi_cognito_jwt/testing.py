@@ -22,7 +22,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, overload
 
 import httpx2
 from cryptography.hazmat.primitives import hashes
@@ -168,15 +168,36 @@ class LocalUserPool:
             self.settings(also=also, **overrides), transport=self.transport(also=also)
         )
 
+    @overload
     def bearer(
         self,
         *,
         token_use: TokenUse,
-        claims_model: type[ClaimsT] = CognitoClaims,  # type: ignore[assignment]
+        claims_model: type[ClaimsT],
         auto_error: bool = True,
         also: Iterable[LocalUserPool] = (),
         **overrides: Any,
-    ) -> CognitoBearer[ClaimsT]:
+    ) -> CognitoBearer[ClaimsT]: ...
+
+    @overload
+    def bearer(
+        self,
+        *,
+        token_use: TokenUse,
+        auto_error: bool = True,
+        also: Iterable[LocalUserPool] = (),
+        **overrides: Any,
+    ) -> CognitoBearer[CognitoClaims]: ...
+
+    def bearer(
+        self,
+        *,
+        token_use: TokenUse,
+        claims_model: type[Any] = CognitoClaims,
+        auto_error: bool = True,
+        also: Iterable[LocalUserPool] = (),
+        **overrides: Any,
+    ) -> CognitoBearer[Any]:
         """A `CognitoBearer` for this pool; use it in `app.dependency_overrides[auth]`."""
         return CognitoBearer(
             token_use=token_use,
@@ -282,14 +303,29 @@ class LocalUserPool:
         payload.update({"aud": self.client_id, "cognito:username": username})
         return _apply(payload, claims)
 
+    @overload
     def credentials(
         self,
         *,
         token_use: TokenUse = "access",
         username: str = "alice",
-        claims_model: type[ClaimsT] = CognitoClaims,  # type: ignore[assignment]
+        claims_model: type[ClaimsT],
         **kwargs: Any,
-    ) -> CognitoCredentials[ClaimsT]:
+    ) -> CognitoCredentials[ClaimsT]: ...
+
+    @overload
+    def credentials(
+        self, *, token_use: TokenUse = "access", username: str = "alice", **kwargs: Any
+    ) -> CognitoCredentials[CognitoClaims]: ...
+
+    def credentials(
+        self,
+        *,
+        token_use: TokenUse = "access",
+        username: str = "alice",
+        claims_model: type[Any] = CognitoClaims,
+        **kwargs: Any,
+    ) -> CognitoCredentials[Any]:
         """Fixed credentials for `app.dependency_overrides[auth] = lambda: ...` (no verifying).
 
         `kwargs` go to `access_claims` or `id_claims`; the claims are validated into
@@ -299,7 +335,7 @@ class LocalUserPool:
             payload = self.access_claims(username, **kwargs)
         else:
             payload = self.id_claims(username, **kwargs)
-        credentials: CognitoCredentials[ClaimsT] = CognitoCredentials.model_construct(
+        credentials: CognitoCredentials[Any] = CognitoCredentials.model_construct(
             scheme="Bearer",
             credentials=self.sign(payload),
             claims=claims_model.model_validate(payload),

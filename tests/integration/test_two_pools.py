@@ -86,11 +86,12 @@ def app(user_pool: MotoUserPool, pool_b: PoolB) -> Iterator[App]:
         fetched.append(str(request.url))
 
     settings = user_pool.settings(
+        jwks_miss_cooldown=0,  # an unknown kid would be fetched at once: none must be
         additional_pools=[
             pool_b.settings.model_copy(
                 update={"client_ids": [pool_b.client_id, user_pool.other_client_id]}
             )
-        ]
+        ],
     )
     http_client = httpx2.AsyncClient(event_hooks={"request": [count]})
     auth = CognitoBearer(
@@ -141,7 +142,7 @@ def test_a_client_id_counts_only_with_its_own_pools_issuer(
 
 
 def test_an_unknown_issuer_is_refused_without_a_fetch(app: App) -> None:
-    stranger = LocalUserPool(user_pool_id="ap-southeast-2_Stranger", kid="dummy")
+    stranger = LocalUserPool(user_pool_id="ap-southeast-2_Stranger", kid="stranger-kid")
     before = len(app.fetched)
     token = stranger.access_token()
     assert_rejected(app.client.get("/whoami", headers=bearer(token)), INVALID, stranger, token)

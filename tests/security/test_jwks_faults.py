@@ -1,6 +1,7 @@
 """JWKS faults that need real sockets: deadlines, dropped connections, HTTP framing and TLS.
 The cache runs on a `FakeClock`, with the backoff jitter pinned: the first window is 5 s."""
 
+import concurrent.futures
 import dataclasses
 import datetime
 import ipaddress
@@ -8,6 +9,7 @@ import json
 import random
 import re
 import ssl
+import threading
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
@@ -198,3 +200,35 @@ async def test_a_tls_failure_is_a_dropped_connection(
         assert tls_server.hits() == 1
     texts = failures(library_logs)  # one fetch for each server
     assert len(texts) == 2 and all("failed (ConnectError); next attempt in 5" in t for t in texts)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        pytest.param(Reply(trickle=TRICKLE), id="head-a-byte-at-a-time"),
+        pytest.param(Reply(content_length="60000", hang=True), id="short-body-then-quiet"),
+        pytest.param(Reply(body=b'{"keys": [' + b" " * TEN_MIB + b"]}"), id="10MiB-body"),
+    ],
+)
+def test_synchronous_callers_get_the_same_deadline_and_caps(
+    pool: LocalUserPool, server: JWKSServer, reply: Reply
+) -> None:
+    """Threads calling `get_key_sync` share one fetch, cut at the deadline (or the size cap)."""
+    if not reply.body:
+        reply = dataclasses.replace(reply, body=server.routes[JWKS_PATH].body)
+    server.serve(reply)
+    settings = pool.settings(jwks_url=server.url(), http_timeout=DEADLINE)
+    cache = JWKSCache(settings, clock=FakeClock())
+    barrier = threading.Barrier(20)
+
+    def one() -> float:
+        barrier.wait()
+        with pytest.raises(JWKSUnavailableError) as info:
+            cache.get_key_sync(pool.signing_kid)
+        return info.value.retry_after
+
+    started = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(20) as threads:
+        waits = list(threads.map(lambda _: one(), range(20)))
+    assert time.monotonic() - started < DEADLINE + 2
+    assert waits == [5] * 20 and server.hits() == 1

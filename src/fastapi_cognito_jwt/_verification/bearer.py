@@ -5,7 +5,7 @@
 import logging
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, Generic
+from typing import Any, Generic, cast, overload
 
 from fastapi import HTTPException
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -140,13 +140,42 @@ class CognitoBearer(HTTPBearer, Generic[ClaimsT]):
         description: the security scheme's description in OpenAPI.
     """
 
+    # Typed by overloads so that a bearer without `claims_model` is a bearer of CognitoClaims,
+    # whatever a surrounding annotation claims.
+    @overload
+    def __init__(
+        self: "CognitoBearer[CognitoClaims]",
+        settings: CognitoSettings | None = None,
+        /,
+        *,
+        token_use: TokenUse,
+        verifier: CognitoVerifier | None = None,
+        auto_error: bool = True,
+        scheme_name: str | None = None,
+        description: str | None = None,
+    ) -> None: ...
+
+    @overload
     def __init__(
         self,
         settings: CognitoSettings | None = None,
         /,
         *,
         token_use: TokenUse,
-        claims_model: type[ClaimsT] = CognitoClaims,  # type: ignore[assignment]
+        claims_model: type[ClaimsT],
+        verifier: CognitoVerifier | None = None,
+        auto_error: bool = True,
+        scheme_name: str | None = None,
+        description: str | None = None,
+    ) -> None: ...
+
+    def __init__(
+        self,
+        settings: CognitoSettings | None = None,
+        /,
+        *,
+        token_use: TokenUse,
+        claims_model: type[Any] = CognitoClaims,
         verifier: CognitoVerifier | None = None,
         auto_error: bool = True,
         scheme_name: str | None = None,
@@ -166,7 +195,7 @@ class CognitoBearer(HTTPBearer, Generic[ClaimsT]):
             raise ConfigurationError("pass either verifier or settings, not both")
         self.verifier = verifier if verifier is not None else CognitoVerifier(settings)
         self.token_use: TokenUse = token_use
-        self.claims_model: type[ClaimsT] = claims_model
+        self.claims_model: type[ClaimsT] = cast("type[ClaimsT]", claims_model)
 
     async def __call__(self, request: HTTPConnection) -> CognitoCredentials[ClaimsT] | None:
         """Read the bearer token from the request and verify it."""

@@ -7,6 +7,7 @@ them all.
 
 # No `from __future__ import annotations`: FastAPI reads these signatures at runtime.
 
+import copy
 import logging
 import weakref
 from collections.abc import Awaitable, Callable, Iterator
@@ -167,7 +168,8 @@ def document_auth_responses(app: FastAPI) -> None:
             for method in methods:
                 operation = paths[path].get(method.lower())
                 for status, answer in answers.items() if operation else ():
-                    operation.setdefault("responses", {}).setdefault(status, answer)
+                    # A copy each: an app that edits its document edits one operation only.
+                    operation.setdefault("responses", {}).setdefault(status, copy.deepcopy(answer))
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]

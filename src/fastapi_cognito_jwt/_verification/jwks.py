@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import logging
 import math
 import random
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 import anyio
 import httpx2
@@ -29,6 +31,8 @@ BACKOFF_INITIAL = 5.0
 BACKOFF_MAX = 300.0
 
 
+T = TypeVar("T")
+
 _REQUEST_HEADERS = {"Accept": "application/json", "Accept-Encoding": "identity"}
 
 
@@ -46,8 +50,8 @@ class JWKSCache:
     cooldown: then unknown kids are refused without fetching; known kids never wait on it.
     Concurrent callers share a single fetch. When a refresh fails the previous keys stay in use
     for up to `jwks_max_stale`, and further attempts back off. One cache can serve several
-    verifiers. `get_key_sync` does the same for synchronous callers, fetching with a
-    synchronous httpx2 client; threads share one fetch.
+    verifiers. `get_key_sync` does the same for synchronous callers; threads share one
+    fetch, and sync and async callers wait on each other's fetch instead of starting one.
 
     ```python
     cache = JWKSCache(settings)
@@ -58,10 +62,9 @@ class JWKSCache:
     Args:
         settings: the timings and limits; read from the environment when not given.
         pool: whose keys to fetch: one of `settings.pools` (default: the first).
-        http_client: an `httpx2.AsyncClient` to fetch with; it is used as is and never closed.
-            `get_key_sync` fetches with a client of its own.
-        transport: an httpx2 transport for the clients this cache creates per fetch (tests);
-            `get_key_sync` uses it when it is also a synchronous `httpx2.BaseTransport`.
+        http_client: an `httpx2.AsyncClient` to fetch with; it is used as is and never closed
+            (not by `get_key_sync`, which cannot use a client of the app's event loop).
+        transport: an httpx2 transport for the clients this cache creates per fetch (tests).
         clock: a monotonic clock in seconds, for tests.
     """
 
@@ -98,6 +101,8 @@ class JWKSCache:
         self._fetching: anyio.Event | None = None
         # Synchronous callers queue on this lock; the first fetches, the others then find keys.
         self._sync_lock = threading.Lock()
+        # Set while a synchronous caller fetches: async callers wait on it instead of fetching.
+        self._sync_fetching: threading.Event | None = None
 
     @property
     def kids(self) -> frozenset[str]:
@@ -117,7 +122,9 @@ class JWKSCache:
         age = now - self._fetched_at
         if age < self._ttl:
             return self._keys.get(kid)
-        if age >= self._max_stale or (now >= self._retry_at and self._fetching is None):
+        if age >= self._max_stale or (
+            now >= self._retry_at and self._fetching is None and self._sync_fetching is None
+        ):
             return None
         return self._keys.get(kid)
 
@@ -135,6 +142,8 @@ class JWKSCache:
             # Join the fetch under way and abide by what it brings: a caller that joined never
             # fetches itself, so a queue of made-up kids cannot become a queue of fetches.
             await self._fetching.wait()
+        elif self._sync_fetching is not None:  # a synchronous caller's, in another thread
+            await anyio.to_thread.run_sync(self._sync_fetching.wait, self.settings.http_timeout)
         else:
             fetch = self._fetch_needed(kid)
             if fetch is not None:
@@ -142,11 +151,13 @@ class JWKSCache:
         return self._select(kid)
 
     def get_key_sync(self, kid: str) -> Key:
-        """`get_key` for synchronous callers: the same rules, with a blocking fetch.
+        """`get_key` for synchronous callers: the same rules, the caller's thread waits.
 
-        Threads that find no key queue behind one fetch, then use what it brought; the fetch
-        takes at most `http_timeout`. Called on an event loop's thread, it blocks that loop
-        for as long (use `await get_key` there).
+        Threads that find no key queue behind one fetch, then use what it brought; callers of
+        keys at hand never wait on it. The fetch is the async one, with its whole deadline
+        (`http_timeout`), run on an event loop of its own (in a worker thread when the caller's
+        thread runs a loop already). It cannot use an `http_client` given to this cache, which
+        belongs to the app's event loop: such a cache raises `ConfigurationError` here.
 
         Raises:
             KeyNotFoundError: no usable key has this `kid`.
@@ -156,12 +167,29 @@ class JWKSCache:
         if key is not None:
             return key
         with self._sync_lock:
-            fetch = None if self._fetching is not None else self._fetch_needed(kid)
+            self._await_async_fetch()
+            fetch = self._fetch_needed(kid)
             if fetch is not None:
-                self._install(self._download_sync)
-                if fetch == "miss":
-                    self._miss_cooldown_until = self._clock() + self._cooldown
+                if self._http_client is not None:
+                    raise ConfigurationError(
+                        "a JWKSCache given an http_client cannot fetch for synchronous "
+                        "callers: give it a transport, or fetch first with `await refresh()`"
+                    )
+                self._sync_fetching = done = threading.Event()
+                try:
+                    _run_on_own_loop(self._fetch)
+                    if fetch == "miss":
+                        self._miss_cooldown_until = self._clock() + self._cooldown
+                finally:
+                    self._sync_fetching = None
+                    done.set()
         return self._select(kid)
+
+    def _await_async_fetch(self) -> None:
+        """Let an async fetch under way (on some event loop) finish, within its deadline."""
+        deadline = time.monotonic() + self.settings.http_timeout
+        while self._fetching is not None and time.monotonic() < deadline:
+            time.sleep(0.005)  # an anyio event cannot be waited on from another thread
 
     def _fetch_needed(self, kid: str) -> Literal["refresh", "miss"] | None:
         """ "refresh", "miss" (an unknown kid may fetch), or None (use what is held)."""
@@ -232,15 +260,7 @@ class JWKSCache:
         try:
             with anyio.fail_after(self.settings.http_timeout):
                 body = await self._download_with_retry()
-        except Exception as exc:  # any failure is a failed fetch, never a crash
-            self._record_failure(exc)
-            return False
-        return self._install(lambda: body)
-
-    def _install(self, download: Callable[[], bytes]) -> bool:
-        """Download (synchronously) and parse a JWKS, and make it the key set; False if not."""
-        try:
-            keys = parse_jwks(download())
+            keys = parse_jwks(body)
         except Exception as exc:  # any failure is a failed fetch, never a crash
             self._record_failure(exc)
             return False
@@ -306,33 +326,6 @@ class JWKSCache:
                 _append(body, chunk)
             return bytes(body)
 
-    def _download_sync(self) -> bytes:
-        """The synchronous download: the same checks, one retry, one overall deadline."""
-        deadline = time.monotonic() + self.settings.http_timeout
-        try:
-            return self._download_sync_once(deadline)
-        except httpx2.TransportError as exc:
-            if isinstance(exc, httpx2.TimeoutException):
-                raise
-            return self._download_sync_once(deadline)
-
-    def _download_sync_once(self, deadline: float) -> bytes:
-        transport = self._transport if isinstance(self._transport, httpx2.BaseTransport) else None
-        remaining = max(0.001, deadline - time.monotonic())
-        with (
-            httpx2.Client(transport=transport, timeout=remaining, follow_redirects=False) as client,
-            client.stream(
-                "GET", self.url, headers=_REQUEST_HEADERS, follow_redirects=False
-            ) as response,
-        ):
-            _check_response(response)
-            body = bytearray()
-            for chunk in response.iter_bytes():
-                _append(body, chunk)
-                if time.monotonic() > deadline:  # a server trickling bytes within each timeout
-                    raise _FetchError("deadline exceeded")
-            return bytes(body)
-
 
 def _check_response(response: httpx2.Response) -> None:
     if response.status_code != 200:
@@ -349,3 +342,13 @@ def _append(body: bytearray, chunk: bytes) -> None:
     body += chunk
     if len(body) > MAX_JWKS_BYTES:
         raise _FetchError("response larger than the JWKS size limit")
+
+
+def _run_on_own_loop(function: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run `function()` to its end on a new event loop, off any loop this thread runs."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(function())
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="cognito-sync") as worker:
+        return worker.submit(asyncio.run, function()).result()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, NamedTuple
 
 from cachetools import LRUCache
@@ -42,7 +43,8 @@ class VerifiedTokenCache:
     A token seen once (most traffic of many distinct clients) then costs no memory and cannot
     evict the tokens clients resend. A token is found only under the token use and claims
     model it was verified for. Whether an entry may still be served (expiry, key) is the
-    caller's check: `get` only finds the very token.
+    caller's check: `get` only finds the very token. Safe to share between threads
+    (`verify_sync`): cachetools' caches are not, so a lock guards every access.
     """
 
     def __init__(self, size: int) -> None:
@@ -52,6 +54,7 @@ class VerifiedTokenCache:
         # was seen only costs a token one more full verification.
         self._seen: set[int] = set()
         self._seen_limit = max(2 * size, 1024)
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -63,7 +66,8 @@ class VerifiedTokenCache:
         tail = token[-_TAIL:]
         if hash(tail) not in self._seen:
             return None
-        entry = self._entries.get((tail, token_use, claims_model))
+        with self._lock:
+            entry = self._entries.get((tail, token_use, claims_model))
         # Reaching this comparison takes the 22 characters (132 bits) of a cached token's
         # signature, i.e. holding that token; it then only tells whether this is the one.
         return entry if entry is not None and entry.token == token else None
@@ -74,14 +78,16 @@ class VerifiedTokenCache:
             return
         tail = entry.token[-_TAIL:]
         fingerprint = hash(tail)
-        if fingerprint in self._seen:
-            # A hash collision only admits a token early; an entry serves only its own token.
-            self._entries[(tail, token_use, claims_model)] = entry
-            return
-        if len(self._seen) >= self._seen_limit:
-            self._seen.clear()
-        self._seen.add(fingerprint)
+        with self._lock:
+            if fingerprint in self._seen:
+                # A hash collision only admits a token early; an entry serves only its own.
+                self._entries[(tail, token_use, claims_model)] = entry
+                return
+            if len(self._seen) >= self._seen_limit:
+                self._seen.clear()
+            self._seen.add(fingerprint)
 
     def discard(self, token: str, token_use: str, claims_model: type[CognitoClaims]) -> None:
         """Forget the entry for `token` (no longer servable: expired, or its key is gone)."""
-        self._entries.pop((token[-_TAIL:], token_use, claims_model), None)
+        with self._lock:
+            self._entries.pop((token[-_TAIL:], token_use, claims_model), None)

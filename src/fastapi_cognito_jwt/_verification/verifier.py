@@ -9,11 +9,15 @@ from collections.abc import Callable, Coroutine, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, NamedTuple, overload
 
-import anyio
 import httpx2
 from jose.backends.base import Key
 
-from .._exceptions import ConfigurationError, InvalidIssuerError, MalformedTokenError
+from .._exceptions import (
+    CognitoJWTError,
+    ConfigurationError,
+    InvalidIssuerError,
+    MalformedTokenError,
+)
 from .._settings import CognitoSettings, UserPoolSettings, load_settings
 from .claims import ClaimsT, CognitoClaims, TokenUse, build_claims, check_claims
 from .jwks import JWKSCache
@@ -132,10 +136,6 @@ class CognitoVerifier:
             TokenError: the token is not acceptable (a subclass says why).
             JWKSUnavailableError: no signing key can be had right now.
         """
-        if token_use not in ("access", "id"):
-            raise ConfigurationError("token_use must be 'access' or 'id'")
-        if not isinstance(token, str):
-            raise MalformedTokenError("token is not a string")
         cached = self._cached(token, token_use, claims_model)
         if cached is not None:
             return cached
@@ -164,13 +164,13 @@ class CognitoVerifier:
     ) -> CognitoClaims:
         """`verify` for synchronous code: Lambda handlers, scripts, WSGI views, task queues.
 
-        The same rules and caches as `verify`, and `verify` itself does the checking (an
-        override is honoured; one that awaits real I/O is started, then run again whole on
-        an event loop of its own in a worker thread). Signing keys that are not at hand are
-        fetched first with a synchronous httpx2 client; threads share one fetch, which takes
-        at most `http_timeout`. It is safe to call from any thread. On an event loop's own thread it
-        works too, but a key fetch then blocks the loop for up to `http_timeout`: in async
-        code, `await verify(...)` instead.
+        The same steps, rules and caches as `verify`. Keys that are not at hand are fetched
+        by `JWKSCache.get_key_sync`: threads share one fetch, which takes at most
+        `http_timeout`, and callers of keys at hand never wait on it. A subclass that
+        overrides `verify` is honoured: its `verify` runs whole on an event loop of its own
+        (after the keys were brought in), in a worker thread when the calling thread runs a
+        loop. On an event loop's thread it works too, but a key fetch blocks that loop: in
+        async code, `await verify(...)` instead.
 
         ```python
         def handler(event, context):
@@ -181,14 +181,27 @@ class CognitoVerifier:
             TokenError: the token is not acceptable (a subclass says why).
             JWKSUnavailableError: no signing key can be had right now.
         """
-        if isinstance(token, str) and token_use in ("access", "id"):
-            if self._cache.get(token, token_use, claims_model) is None:
-                # Bring the key into the shared cache, so that `verify` then needs no I/O.
-                parsed = parse_token(token, self._max_bytes, self._known_headers)
-                pool = self._pool(parsed)
-                if pool.jwks.lookup(parsed.kid) is None:
-                    pool.jwks.get_key_sync(parsed.kid)
-        return _run(lambda: self.verify(token, token_use=token_use, claims_model=claims_model))
+        if type(self).verify is not CognitoVerifier.verify:
+            try:  # bring the keys in; the override's own verify then decides about the token
+                self._verify_now(token, token_use, claims_model)
+            except CognitoJWTError:
+                pass
+            return _run_whole(
+                lambda: self.verify(token, token_use=token_use, claims_model=claims_model)
+            )
+        return self._verify_now(token, token_use, claims_model)
+
+    def _verify_now(
+        self, token: str, token_use: TokenUse, claims_model: type[CognitoClaims]
+    ) -> CognitoClaims:
+        """`verify`'s steps with the synchronous key fetch."""
+        cached = self._cached(token, token_use, claims_model)
+        if cached is not None:
+            return cached
+        parsed = parse_token(token, self._max_bytes, self._known_headers)
+        pool = self._pool(parsed)
+        key = pool.jwks.lookup(parsed.kid) or pool.jwks.get_key_sync(parsed.kid)
+        return self._check(token, parsed, pool, key, token_use, claims_model)
 
     def _pool(self, parsed: ParsedToken) -> _Pool:
         """The pool the token's issuer names; an unknown issuer is refused before any key."""
@@ -201,6 +214,11 @@ class CognitoVerifier:
     def _cached(
         self, token: str, token_use: TokenUse, claims_model: type[CognitoClaims]
     ) -> CognitoClaims | None:
+        """The claims of a remembered token still servable; first, the caller's arguments."""
+        if token_use not in ("access", "id"):
+            raise ConfigurationError("token_use must be 'access' or 'id'")
+        if not isinstance(token, str):
+            raise MalformedTokenError("token is not a string")
         entry = self._cache.get(token, token_use, claims_model)
         if entry is None:
             return None
@@ -239,24 +257,11 @@ class CognitoVerifier:
         return claims
 
 
-def _run(make: Callable[[], Coroutine[Any, Any, ClaimsT]]) -> ClaimsT:
-    """Run `make()` to its end from synchronous code.
-
-    `verify` awaits nothing once its key is at hand, so stepping it once finishes it, with no
-    event loop needed and none disturbed. A coroutine that would wait (an override awaiting
-    I/O, or keys gone stale in between, which anyio refuses to wait for outside a loop) is
-    run again from the start on a loop of its own in a worker thread; that also works when
-    the calling thread is running a loop.
-    """
-    coroutine = make()
+def _run_whole(make: Callable[[], Coroutine[Any, Any, ClaimsT]]) -> ClaimsT:
+    """Run the coroutine `make()` to its end on a new event loop, off any loop this thread runs."""
     try:
-        coroutine.send(None)
-    except StopIteration as finished:
-        result: ClaimsT = finished.value
-        return result
-    except anyio.NoEventLoopError:
-        pass
-    finally:
-        coroutine.close()
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(make())
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="verify_sync") as worker:
-        return worker.submit(asyncio.run, make()).result()
+        return worker.submit(lambda: asyncio.run(make())).result()
