@@ -15,6 +15,7 @@ from jose.backends.base import Key
 
 from .._exceptions import ConfigurationError, JWKSUnavailableError, KeyNotFoundError
 from .._settings import CognitoSettings, load_settings
+from .._telemetry import count_jwks_fetch, jwks_fetch_span
 from .signing_keys import JWKSFormatError, parse_jwks
 
 __all__ = ["MAX_JWKS_BYTES", "JWKSCache"]
@@ -177,8 +178,9 @@ class JWKSCache:
         try:
             # Shielded (the deadline still applies): a caller that goes away mid-fetch must not
             # abort the refresh that the callers using the old keys are counting on.
-            with anyio.CancelScope(shield=True):
+            with anyio.CancelScope(shield=True), jwks_fetch_span() as span:
                 ok = await self._fetch()
+                count_jwks_fetch(self.settings.user_pool_id, ok, span)
             if miss:
                 self._miss_cooldown_until = self._clock() + self._cooldown
             return ok
@@ -195,10 +197,15 @@ class JWKSCache:
             self._record_failure(exc)
             return False
         now = self._clock()
-        if set(keys) != set(self._keys):
-            logger.info("JWKS fetched from %s: %d signing keys", self.url, len(keys))
-        else:
-            logger.debug("JWKS fetched from %s: the same %d keys", self.url, len(keys))
+        # Logged whether or not the keys changed (an operator sees every refresh), with counts
+        # only: never a kid or key material.
+        added, removed = len(keys.keys() - self._keys.keys()), len(self._keys.keys() - keys.keys())
+        logger.info(
+            "JWKS fetched from %s: %d signing keys (%s)",
+            self.url,
+            len(keys),
+            f"{added} new, {removed} gone" if added or removed else "unchanged",
+        )
         self._keys = keys
         self._fetched_at = now
         # A set just fetched is as fresh as an unknown-kid refetch would make it: counting the

@@ -9,8 +9,14 @@ from typing import Any, overload
 import httpx2
 from jose.backends.base import Key
 
-from .._exceptions import ConfigurationError, MalformedTokenError
+from .._exceptions import (
+    ConfigurationError,
+    JWKSUnavailableError,
+    MalformedTokenError,
+    TokenError,
+)
 from .._settings import CognitoSettings, load_settings
+from .._telemetry import VerificationCounts
 from .claims import ClaimsT, CognitoClaims, TokenUse, build_claims, check_claims
 from .jwks import JWKSCache
 from .parsed_token import ParsedToken, parse_token, remember_header
@@ -66,6 +72,7 @@ class CognitoVerifier:
         self._max_bytes = self.settings.max_token_bytes
         self._cache = VerifiedTokenCache(self.settings.token_cache_size)
         self._known_headers: dict[str, Mapping[str, Any]] = {}
+        self._counts = VerificationCounts(self.settings.user_pool_id)
 
     @overload
     async def verify(self, token: str, *, token_use: TokenUse) -> CognitoClaims: ...
@@ -90,29 +97,39 @@ class CognitoVerifier:
         """
         if token_use not in ("access", "id"):
             raise ConfigurationError("token_use must be 'access' or 'id'")
-        if not isinstance(token, str):
-            raise MalformedTokenError("token is not a string")
-        cached = self._cached(token, token_use, claims_model)
-        if cached is not None:
-            return cached
-        parsed = parse_token(token, self._max_bytes, self._known_headers)
-        # Most tokens are signed by a key at hand; only for the others is anything awaited.
-        key = self.jwks.lookup(parsed.kid)
-        if key is None:
-            key = await self.jwks.get_key(parsed.kid)
-        return self._check(token, parsed, key, token_use, claims_model)
+        try:
+            if not isinstance(token, str):
+                raise MalformedTokenError("token is not a string")
+            cached = self._cached(token, token_use, claims_model)
+            if cached is not None:
+                return cached
+            parsed = parse_token(token, self._max_bytes, self._known_headers)
+            # Most tokens are signed by a key at hand; only for the others is anything awaited.
+            key = self.jwks.lookup(parsed.kid)
+            if key is None:
+                key = await self.jwks.get_key(parsed.kid)
+            claims = self._check(token, parsed, key, token_use, claims_model)
+        except (TokenError, JWKSUnavailableError) as exc:
+            self._counts.rejected(exc, token_use)
+            raise
+        self._counts.accepted[token_use].count += 1
+        return claims
 
     def _cached(
         self, token: str, token_use: TokenUse, claims_model: type[CognitoClaims]
     ) -> CognitoClaims | None:
         entry = self._cache.get(token, token_use, claims_model)
         if entry is None:
+            self._counts.misses[token_use].count += 1
             return None
         # A remembered token is still re-checked for expiry and for its key having left the
         # JWKS (or the JWKS being due for a refresh, which the full path then performs).
         if self._clock() < entry.expires and self.jwks.lookup(entry.kid) is entry.key:
+            # A hit is also an accepted verification: the metrics' reader adds the two.
+            self._counts.hits[token_use].count += 1
             return entry.claims
         self._cache.discard(token, token_use, claims_model)
+        self._counts.misses[token_use].count += 1
         return None
 
     def _check(
