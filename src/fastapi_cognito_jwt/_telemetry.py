@@ -178,22 +178,21 @@ class VerificationCounts:
 _JWKS_OUTCOMES: dict[tuple[bool, str], Mapping[str, str]] = {}
 
 
-def count_jwks_fetch(pool: str, ok: bool, span: Span | None = None) -> None:
+def count_jwks_fetch(pool: str, ok: bool, span: Span) -> None:
     """Count one JWKS download, and mark the span around it with the outcome."""
     attributes = _JWKS_OUTCOMES.get((ok, pool))
     if attributes is None:
         attributes = {"outcome": "success" if ok else "failure", "pool": pool}
         _JWKS_OUTCOMES[(ok, pool)] = attributes
     _jwks_fetches.add(1, attributes)
-    if span is not None:
-        span.set_attribute("cognito_jwt.outcome", attributes["outcome"])
-        if not ok:
-            span.set_status(StatusCode.ERROR)
+    span.set_attribute("cognito_jwt.outcome", attributes["outcome"])
+    if not ok:
+        span.set_status(StatusCode.ERROR)
 
 
 @contextmanager
 def jwks_fetch_span() -> Iterator[Span]:
-    """A client span around one JWKS download (its URL is public, but nothing else goes in)."""
+    """A client span around one JWKS download; `count_jwks_fetch` adds its outcome, only."""
     with _tracer.start_as_current_span(
         "cognito_jwt.jwks.fetch", kind=SpanKind.CLIENT, record_exception=False
     ) as span:
