@@ -158,7 +158,7 @@ CORPUS: dict[str, tuple[Any, fcj.TokenUse, type[fcj.CognitoClaims], Any, str]] =
 
 
 @pytest.mark.parametrize("case", list(CORPUS))
-async def test_each_refusal_is_counted_once_under_its_reason(
+async def test_each_refusal_is_counted_under_its_reason(
     pool: LocalUserPool, otel: Telemetry, case: str
 ) -> None:
     make, token_use, model, transport, outcome = CORPUS[case]
@@ -166,11 +166,12 @@ async def test_each_refusal_is_counted_once_under_its_reason(
     verifier = verifier_for(pool, transport() if transport else None)
     token = make(pool)
     changes = otel.counting(_telemetry.VERIFICATIONS)
-    with pytest.raises(fcj.CognitoJWTError) as info:
-        await verifier.verify(token, token_use=token_use, claims_model=model)
-    assert info.value.reason == reason
+    for _ in range(2):  # the second time through the verifier's own table of tallies
+        with pytest.raises(fcj.CognitoJWTError) as info:
+            await verifier.verify(token, token_use=token_use, claims_model=model)
+        assert info.value.reason == reason
     expected = attrs(outcome=outcome, reason=reason, token_use=token_use, pool=POOL)
-    assert changes() == {expected: 1}
+    assert changes() == {expected: 2}
 
 
 def test_the_corpus_reaches_every_reason_a_verification_can_fail_with() -> None:

@@ -160,17 +160,23 @@ class VerificationCounts:
         }
         for use in _TOKEN_USES:
             self.accepted[use].also = self.hits[use]
+        # Found by (reason, token use): a flood of bad tokens builds no attributes per token.
+        self._rejections: dict[tuple[str, str], Tally] = {}
 
     def rejected(self, error: CognitoJWTError, token_use: str) -> None:
         """Count a verification that raised `error` (a `TokenError` or JWKS unavailability)."""
-        outcome = "unavailable" if isinstance(error, JWKSUnavailableError) else "rejected"
-        _tally(
-            _verifications,
-            outcome=outcome,
-            reason=error.reason,
-            token_use=token_use,
-            pool=self.pool,
-        ).count += 1
+        tally = self._rejections.get((error.reason, token_use))
+        if tally is None:
+            outcome = "unavailable" if isinstance(error, JWKSUnavailableError) else "rejected"
+            tally = _tally(
+                _verifications,
+                outcome=outcome,
+                reason=error.reason,
+                token_use=token_use,
+                pool=self.pool,
+            )
+            self._rejections[(error.reason, token_use)] = tally
+        tally.count += 1
 
 
 # -- JWKS -------------------------------------------------------------------------------------
