@@ -27,7 +27,13 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 
-from fastapi_cognito_jwt import CognitoClaims, CognitoVerifier, MalformedTokenError, TokenUse
+from fastapi_cognito_jwt import (
+    CognitoClaims,
+    CognitoVerifier,
+    ConfigurationError,
+    MalformedTokenError,
+    TokenUse,
+)
 from fastapi_cognito_jwt._verification.parsed_token import parse_token
 from fastapi_cognito_jwt.testing import LocalUserPool
 
@@ -43,7 +49,7 @@ class Uncounted(CognitoVerifier):
         claims_model: type[CognitoClaims] = CognitoClaims,
     ) -> CognitoClaims:
         if token_use not in ("access", "id"):
-            raise ValueError(token_use)
+            raise ConfigurationError("token_use must be 'access' or 'id'")
         if not isinstance(token, str):
             raise MalformedTokenError("token is not a string")
         cached = self._cached(token, token_use, claims_model)
