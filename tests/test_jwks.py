@@ -209,12 +209,12 @@ async def test_refresh_fetches_at_once_and_the_ttl_refetches(
     pool.remove_key(third)
     await cache.refresh()  # within the TTL and the cooldown: fetched all the same
     assert endpoint.hits == 4 and cache.kids == {pool.signing_kid}
-    fetched = f"JWKS fetched from {pool.jwks_url}: "  # each fetch, at DEBUG when nothing changed
+    fetched = f"JWKS fetched from {pool.jwks_url}: "  # each fetch, changed or not
     assert [(r.levelno, r.getMessage()) for r in library_logs.records] == [
-        (logging.INFO, f"{fetched}3 signing keys"),
-        (logging.DEBUG, f"{fetched}the same 3 keys"),
-        (logging.INFO, f"{fetched}2 signing keys"),
-        (logging.INFO, f"{fetched}1 signing keys"),
+        (logging.INFO, f"{fetched}3 signing keys (3 new, 0 gone)"),
+        (logging.INFO, f"{fetched}3 signing keys (unchanged)"),
+        (logging.INFO, f"{fetched}2 signing keys (0 new, 1 gone)"),
+        (logging.INFO, f"{fetched}1 signing keys (0 new, 1 gone)"),
     ]
 
 

@@ -243,7 +243,7 @@ async def test_cache_serves_only_while_the_key_is_in_the_jwks(
 def test_cache_is_a_bounded_lru_admitting_on_second_use() -> None:
     def put(cache: VerifiedTokenCache, *numbers: int) -> None:
         for n in numbers:
-            entry = CachedToken(f"h.p.{n:030d}", 0.0, "k", *[cast(Any, None)] * 3)
+            entry = CachedToken(f"h.p.{n:030d}", 0.0, "k", *[cast(Any, None)] * 4)
             cache.put("access", fcj.CognitoClaims, entry)
 
     def held(cache: VerifiedTokenCache, *numbers: int) -> list[bool]:

@@ -40,6 +40,49 @@ CognitoJWTError
 
 An error code without a class of its own raises `CognitoAuthError` itself, with the code.
 
+Every class carries a stable, machine-readable `reason` (snake_case, never token data): the
+`reason` attribute of metrics (`cognito_jwt.verifications`) and a key for callers to branch on.
+
+| Exception                   | `reason`                                               |
+|-----------------------------|--------------------------------------------------------|
+| CognitoJWTError             | `error`                                                |
+| ConfigurationError          | `configuration`                                        |
+| TokenError                  | `invalid_token`                                        |
+| MalformedTokenError         | `malformed`                                            |
+| KeyNotFoundError            | `unknown_kid`                                          |
+| InvalidSignatureError       | `bad_signature`                                        |
+| TokenExpiredError           | `expired`                                              |
+| TokenNotYetValidError       | `not_yet_valid` (`nbf` ahead, or `iat` in the future)  |
+| InvalidClaimError           | `invalid_claim` (missing, mistyped or inconsistent);   |
+|                             | `lifetime_too_long` (`exp - iat` over 24 h);           |
+|                             | `claims_model` (the claims model refused the claims)   |
+| InvalidIssuerError          | `wrong_issuer`                                         |
+| InvalidTokenUseError        | `wrong_token_use`                                      |
+| InvalidClientError          | `wrong_client`                                         |
+| PermissionDeniedError       | `permission_denied`                                    |
+| JWKSUnavailableError        | `jwks_unavailable`                                     |
+| CognitoAuthError            | `cognito_refused` (a code without a class; see `code`) |
+| UsernameExistsError         | `username_exists`                                      |
+| AliasExistsError            | `alias_exists`                                         |
+| CodeMismatchError           | `code_mismatch`                                        |
+| ExpiredCodeError            | `expired_code`                                         |
+| NotAuthorizedError          | `not_authorized`                                       |
+| UserNotConfirmedError       | `user_not_confirmed`                                   |
+| UserNotFoundError           | `user_not_found`                                       |
+| PasswordResetRequiredError  | `password_reset_required`                              |
+| InvalidPasswordError        | `invalid_password`                                     |
+| InvalidParameterError       | `invalid_parameter`                                    |
+| CodeDeliveryFailureError    | `code_delivery_failure`                                |
+| RateLimitError              | `rate_limited`                                         |
+| LimitExceededError          | `limit_exceeded`                                       |
+| TooManyRequestsError        | `too_many_requests`                                    |
+| TooManyFailedAttemptsError  | `too_many_failed_attempts`                             |
+| CognitoServiceError         | `cognito_bad_reply`                                    |
+| CognitoUnreachableError     | `cognito_unreachable`                                  |
+
+`reason` is a class attribute; only `InvalidClaimError` may set a more precise one per
+instance (`reason=` keyword). A reason, once released, is never renamed.
+
 Messages name the failed check or Cognito's error code, never token content, `kid` values,
 claim values or user input, so they are safe to log. The one exception is
 `CognitoAuthError.message`, Cognito's own text, which may quote the request: it is kept
@@ -85,50 +128,77 @@ __all__ = [
 
 
 class CognitoJWTError(Exception):
-    """Base class for every exception raised by fastapi-cognito-jwt."""
+    """Base class for every exception raised by fastapi-cognito-jwt.
+
+    `reason` is a stable, machine-readable snake_case name of the failure (see the table in
+    the module docstring): count or branch on it, not on the message.
+    """
+
+    reason: str = "error"
 
 
 class ConfigurationError(CognitoJWTError):
     """Raised at construction when settings or arguments are invalid."""
 
+    reason: str = "configuration"
+
 
 class TokenError(CognitoJWTError):
     """Raised when a token is not acceptable; the FastAPI layer answers 401."""
+
+    reason: str = "invalid_token"
 
 
 class MalformedTokenError(TokenError):
     """Raised when a token fails the size, syntax, encoding, JSON or header checks."""
 
+    reason: str = "malformed"
+
 
 class KeyNotFoundError(TokenError):
     """Raised when the configured JWKS has no usable key for the token's `kid`."""
+
+    reason: str = "unknown_kid"
 
 
 class InvalidSignatureError(TokenError):
     """Raised when the token's RS256 signature does not verify."""
 
+    reason: str = "bad_signature"
+
 
 class TokenExpiredError(TokenError):
     """Raised when the token's `exp` has passed (allowing for the configured leeway)."""
+
+    reason: str = "expired"
 
 
 class TokenNotYetValidError(TokenError):
     """Raised when the token's `nbf` or `iat` lies in the future."""
 
+    reason: str = "not_yet_valid"
+
 
 class InvalidClaimError(TokenError):
     """Raised when a claim is missing, has the wrong type or holds a value not accepted.
 
-    `claim` names the claim (never its value).
+    `claim` names the claim (never its value). `reason` is `invalid_claim` unless the raiser
+    names a more precise one (`lifetime_too_long`, `claims_model`).
     """
 
-    def __init__(self, message: str, *, claim: str) -> None:
+    reason: str = "invalid_claim"
+
+    def __init__(self, message: str, *, claim: str, reason: str | None = None) -> None:
         super().__init__(message)
         self.claim = claim
+        if reason is not None:
+            self.reason = reason
 
 
 class InvalidIssuerError(InvalidClaimError):
     """Raised when `iss` is not one of the accepted issuers."""
+
+    reason: str = "wrong_issuer"
 
     def __init__(self, message: str = "iss is not an accepted issuer") -> None:
         super().__init__(message, claim="iss")
@@ -136,6 +206,8 @@ class InvalidIssuerError(InvalidClaimError):
 
 class InvalidTokenUseError(InvalidClaimError):
     """Raised when `token_use` is not the kind of token the caller asked for."""
+
+    reason: str = "wrong_token_use"
 
     def __init__(self, message: str = "token_use is not the one required") -> None:
         super().__init__(message, claim="token_use")
@@ -146,6 +218,8 @@ class InvalidClientError(InvalidClaimError):
 
     Access tokens carry the client in `client_id`, ID tokens in `aud`.
     """
+
+    reason: str = "wrong_client"
 
 
 class InvalidAudienceError(InvalidClaimError):
@@ -165,6 +239,8 @@ class PermissionDeniedError(CognitoJWTError):
     `required` holds the groups or scopes the route asked for (configuration, not token data).
     """
 
+    reason: str = "permission_denied"
+
     def __init__(self, message: str, *, required: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.required = required
@@ -175,6 +251,8 @@ class JWKSUnavailableError(CognitoJWTError):
 
     `retry_after` is the number of seconds until the next fetch attempt is allowed.
     """
+
+    reason: str = "jwks_unavailable"
 
     def __init__(self, message: str, *, retry_after: float) -> None:
         super().__init__(message)
@@ -189,6 +267,8 @@ class CognitoAuthError(CognitoJWTError):
     `InvalidPasswordError` (the policy text). `str()` of the error shows only the code.
     """
 
+    reason: str = "cognito_refused"
+
     def __init__(self, code: str, message: str = "") -> None:
         super().__init__(f"Cognito refused the request: {code}")
         self.code = code
@@ -198,61 +278,91 @@ class CognitoAuthError(CognitoJWTError):
 class UsernameExistsError(CognitoAuthError):
     """Raised when signing up a username that is already taken."""
 
+    reason: str = "username_exists"
+
 
 class AliasExistsError(CognitoAuthError):
     """Raised when an email or phone number is already used by another account."""
+
+    reason: str = "alias_exists"
 
 
 class CodeMismatchError(CognitoAuthError):
     """Raised when a verification or MFA code is wrong."""
 
+    reason: str = "code_mismatch"
+
 
 class ExpiredCodeError(CognitoAuthError):
     """Raised when a verification code has expired or was already used."""
+
+    reason: str = "expired_code"
 
 
 class NotAuthorizedError(CognitoAuthError):
     """Raised for a wrong password, a revoked or invalid token, or a disabled user."""
 
+    reason: str = "not_authorized"
+
 
 class UserNotConfirmedError(CognitoAuthError):
     """Raised when the user has not confirmed the account yet."""
+
+    reason: str = "user_not_confirmed"
 
 
 class UserNotFoundError(CognitoAuthError):
     """Raised when the user does not exist (only if the pool reveals it)."""
 
+    reason: str = "user_not_found"
+
 
 class PasswordResetRequiredError(CognitoAuthError):
     """Raised when the user must reset the password before signing in."""
+
+    reason: str = "password_reset_required"
 
 
 class InvalidPasswordError(CognitoAuthError):
     """Raised when a new password does not meet the pool's password policy."""
 
+    reason: str = "invalid_password"
+
 
 class InvalidParameterError(CognitoAuthError):
     """Raised when Cognito finds a request parameter invalid."""
+
+    reason: str = "invalid_parameter"
 
 
 class CodeDeliveryFailureError(CognitoAuthError):
     """Raised when Cognito could not send a verification code."""
 
+    reason: str = "code_delivery_failure"
+
 
 class RateLimitError(CognitoAuthError):
     """Raised when Cognito throttles the request; try again later."""
+
+    reason: str = "rate_limited"
 
 
 class LimitExceededError(RateLimitError):
     """Raised when a per-user or per-pool limit was exceeded."""
 
+    reason: str = "limit_exceeded"
+
 
 class TooManyRequestsError(RateLimitError):
     """Raised when the request rate was too high."""
 
+    reason: str = "too_many_requests"
+
 
 class TooManyFailedAttemptsError(RateLimitError):
     """Raised after too many failed attempts, e.g. wrong codes."""
+
+    reason: str = "too_many_failed_attempts"
 
 
 class CognitoServiceError(CognitoJWTError):
@@ -261,6 +371,10 @@ class CognitoServiceError(CognitoJWTError):
     No raw httpx2 exception escapes the auth client; this (or its subclass) replaces it.
     """
 
+    reason: str = "cognito_bad_reply"
+
 
 class CognitoUnreachableError(CognitoServiceError):
     """Raised when Cognito cannot be reached: a timeout or a connection failure."""
+
+    reason: str = "cognito_unreachable"

@@ -30,6 +30,7 @@ from .._exceptions import (
     UserNotFoundError,
 )
 from .._json import loads_object
+from .._telemetry import traced_cognito_call
 
 __all__ = ["MAX_REPLY_BYTES", "auth_error", "call"]
 
@@ -62,6 +63,7 @@ def auth_error(code: str, message: str = "") -> CognitoAuthError:
     return _AUTH_ERRORS.get(code, CognitoAuthError)(code, message)
 
 
+@traced_cognito_call
 async def call(
     client: httpx2.AsyncClient,
     endpoint: str,

@@ -187,7 +187,9 @@ def check_claims(
     if iat > now + IAT_SKEW + leeway:
         raise TokenNotYetValidError("token was issued in the future (iat)")
     if exp - iat > MAX_LIFETIME:
-        raise InvalidClaimError("token lifetime exceeds 24 hours", claim="exp")
+        raise InvalidClaimError(
+            "token lifetime exceeds 24 hours", claim="exp", reason="lifetime_too_long"
+        )
 
 
 def _check_audience(aud: Any, resource_ids: Collection[str]) -> None:
@@ -219,4 +221,5 @@ def build_claims(claims_model: type[ClaimsT], payload: dict[str, Any]) -> Claims
         raise InvalidClaimError(
             f"claims do not fit {claims_model.__name__}: {', '.join(fields)}",
             claim=fields[0] if fields else "",
+            reason="claims_model",
         ) from None

@@ -19,6 +19,7 @@ from jose.backends.base import Key
 
 from .._exceptions import ConfigurationError, JWKSUnavailableError, KeyNotFoundError
 from .._settings import CognitoSettings, UserPoolSettings, load_settings
+from .._telemetry import count_jwks_fetch, jwks_fetch_span
 from .signing_keys import JWKSFormatError, parse_jwks
 
 __all__ = ["MAX_JWKS_BYTES", "JWKSCache"]
@@ -86,6 +87,8 @@ class JWKSCache:
         elif pool not in self.settings.pools:
             raise ConfigurationError("pool must be one of settings.pools")
         self.url = pool.resolved_jwks_url
+        self.user_pool_id = pool.user_pool_id
+        """The id of the user pool whose keys these are."""
         self._http_client = http_client
         self._transport = transport
         self._clock = clock
@@ -257,6 +260,13 @@ class JWKSCache:
             done.set()
 
     async def _fetch(self) -> bool:
+        """One download under its span and count, for async and synchronous callers alike."""
+        with jwks_fetch_span() as span:
+            ok = await self._fetch_keys()
+            count_jwks_fetch(self.user_pool_id, ok, span)
+        return ok
+
+    async def _fetch_keys(self) -> bool:
         try:
             with anyio.fail_after(self.settings.http_timeout):
                 body = await self._download_with_retry()
@@ -265,10 +275,15 @@ class JWKSCache:
             self._record_failure(exc)
             return False
         now = self._clock()
-        if set(keys) != set(self._keys):
-            logger.info("JWKS fetched from %s: %d signing keys", self.url, len(keys))
-        else:
-            logger.debug("JWKS fetched from %s: the same %d keys", self.url, len(keys))
+        # Logged whether or not the keys changed (an operator sees every refresh), with counts
+        # only: never a kid or key material.
+        added, removed = len(keys.keys() - self._keys.keys()), len(self._keys.keys() - keys.keys())
+        logger.info(
+            "JWKS fetched from %s: %d signing keys (%s)",
+            self.url,
+            len(keys),
+            f"{added} new, {removed} gone" if added or removed else "unchanged",
+        )
         self._keys = keys
         self._fetched_at = now
         # A set just fetched is as fresh as an unknown-kid refetch would make it: counting the

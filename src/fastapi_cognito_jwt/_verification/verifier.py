@@ -16,9 +16,12 @@ from .._exceptions import (
     CognitoJWTError,
     ConfigurationError,
     InvalidIssuerError,
+    JWKSUnavailableError,
     MalformedTokenError,
+    TokenError,
 )
 from .._settings import CognitoSettings, UserPoolSettings, load_settings
+from .._telemetry import VerificationCounts
 from .claims import ClaimsT, CognitoClaims, TokenUse, build_claims, check_claims
 from .jwks import JWKSCache
 from .parsed_token import ParsedToken, parse_token, remember_header
@@ -39,6 +42,7 @@ class _Pool(NamedTuple):
     jwks: JWKSCache
     issuers: frozenset[str]
     client_ids: frozenset[str]
+    counts: VerificationCounts
 
 
 class CognitoVerifier:
@@ -92,7 +96,13 @@ class CognitoVerifier:
                     self.settings, pool=pool, http_client=http_client, transport=transport
                 )
             caches[url] = cache
-            entry = _Pool(pool, cache, frozenset(pool.accepted_issuers), frozenset(pool.client_ids))
+            entry = _Pool(
+                pool,
+                cache,
+                frozenset(pool.accepted_issuers),
+                frozenset(pool.client_ids),
+                VerificationCounts(pool.user_pool_id),
+            )
             by_issuer.update(dict.fromkeys(entry.issuers, entry))
         if given:
             raise ConfigurationError("a JWKSCache given matches no user pool's jwks_url")
@@ -109,6 +119,9 @@ class CognitoVerifier:
         self._max_bytes = self.settings.max_token_bytes
         self._cache = VerifiedTokenCache(self.settings.token_cache_size)
         self._known_headers: dict[str, Mapping[str, Any]] = {}
+        # Counts of tokens refused before their pool is known, and of cache misses (the pool
+        # is not known before the token is read): `pool` is empty there.
+        self._counts = VerificationCounts("")
 
     def user_pool_of(self, issuer: str) -> UserPoolSettings | None:
         """The user pool whose tokens carry `issuer` as `iss`, or None."""
@@ -136,16 +149,23 @@ class CognitoVerifier:
             TokenError: the token is not acceptable (a subclass says why).
             JWKSUnavailableError: no signing key can be had right now.
         """
-        cached = self._cached(token, token_use, claims_model)
-        if cached is not None:
-            return cached
-        parsed = parse_token(token, self._max_bytes, self._known_headers)
-        pool = self._pool(parsed)
-        # Most tokens are signed by a key at hand; only for the others is anything awaited.
-        key = pool.jwks.lookup(parsed.kid)
-        if key is None:
-            key = await pool.jwks.get_key(parsed.kid)
-        return self._check(token, parsed, pool, key, token_use, claims_model)
+        pool = None
+        try:
+            cached = self._cached(token, token_use, claims_model)
+            if cached is not None:
+                return cached
+            parsed = parse_token(token, self._max_bytes, self._known_headers)
+            pool = self._pool(parsed)
+            # Most tokens are signed by a key at hand; only for the others is anything awaited.
+            key = pool.jwks.lookup(parsed.kid)
+            if key is None:
+                key = await pool.jwks.get_key(parsed.kid)
+            claims = self._check(token, parsed, pool, key, token_use, claims_model)
+        except (TokenError, JWKSUnavailableError) as exc:
+            (self._counts if pool is None else pool.counts).rejected(exc, token_use)
+            raise
+        pool.counts.accepted[token_use].count += 1
+        return claims
 
     @overload
     def verify_sync(self, token: str, *, token_use: TokenUse) -> CognitoClaims: ...
@@ -194,14 +214,21 @@ class CognitoVerifier:
     def _verify_now(
         self, token: str, token_use: TokenUse, claims_model: type[CognitoClaims]
     ) -> CognitoClaims:
-        """`verify`'s steps with the synchronous key fetch."""
-        cached = self._cached(token, token_use, claims_model)
-        if cached is not None:
-            return cached
-        parsed = parse_token(token, self._max_bytes, self._known_headers)
-        pool = self._pool(parsed)
-        key = pool.jwks.lookup(parsed.kid) or pool.jwks.get_key_sync(parsed.kid)
-        return self._check(token, parsed, pool, key, token_use, claims_model)
+        """`verify`'s steps (and counts) with the synchronous key fetch."""
+        pool = None
+        try:
+            cached = self._cached(token, token_use, claims_model)
+            if cached is not None:
+                return cached
+            parsed = parse_token(token, self._max_bytes, self._known_headers)
+            pool = self._pool(parsed)
+            key = pool.jwks.lookup(parsed.kid) or pool.jwks.get_key_sync(parsed.kid)
+            claims = self._check(token, parsed, pool, key, token_use, claims_model)
+        except (TokenError, JWKSUnavailableError) as exc:
+            (self._counts if pool is None else pool.counts).rejected(exc, token_use)
+            raise
+        pool.counts.accepted[token_use].count += 1
+        return claims
 
     def _pool(self, parsed: ParsedToken) -> _Pool:
         """The pool the token's issuer names; an unknown issuer is refused before any key."""
@@ -221,12 +248,16 @@ class CognitoVerifier:
             raise MalformedTokenError("token is not a string")
         entry = self._cache.get(token, token_use, claims_model)
         if entry is None:
+            self._counts.misses[token_use].count += 1
             return None
         # A remembered token is still re-checked for expiry and for its key having left the
         # JWKS (or the JWKS being due for a refresh, which the full path then performs).
         if self._clock() < entry.expires and entry.jwks.lookup(entry.kid) is entry.key:
+            # A hit is also an accepted verification: the metrics' reader adds the two.
+            entry.hit.count += 1
             return entry.claims
         self._cache.discard(token, token_use, claims_model)
+        self._counts.misses[token_use].count += 1
         return None
 
     def _check(
@@ -252,7 +283,10 @@ class CognitoVerifier:
         )
         claims = build_claims(claims_model, payload)
         remember_header(self._known_headers, parsed, _KNOWN_HEADERS)
-        entry = CachedToken(token, claims.exp + self._leeway, parsed.kid, key, pool.jwks, claims)
+        hit = pool.counts.hits[token_use]
+        entry = CachedToken(
+            token, claims.exp + self._leeway, parsed.kid, key, pool.jwks, hit, claims
+        )
         self._cache.put(token_use, claims_model, entry)
         return claims
 
