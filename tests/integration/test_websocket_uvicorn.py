@@ -110,7 +110,7 @@ def refused(url: str, **kwargs: Any) -> tuple[int, list[str], bytes, str]:
     return (
         response.status_code,
         response.headers.get_all("WWW-Authenticate"),
-        response.body or b"",
+        bytes(response.body or b""),
         shown,
     )
 
