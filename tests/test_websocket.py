@@ -8,6 +8,7 @@ tests/security/test_fuzz.py.
 # No `from __future__ import annotations`: this file defines FastAPI routes.
 
 import asyncio
+from pathlib import Path
 from typing import Annotated, Any
 
 import httpx2
@@ -385,3 +386,18 @@ def format_request(request: dict[str, Any], token: str) -> dict[str, Any]:
         return value
 
     return {key: fill(value) for key, value in request.items()}
+
+
+def test_the_readme_recipe_runs_as_written(pool: LocalUserPool) -> None:
+    """The README's WebSocket block (a ```py block, after the quickstart's settings and app)."""
+    text = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    recipe = text.split("## WebSockets", 1)[1].split("```py\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, Any] = {"settings": pool.settings(), "app": FastAPI(), "Depends": Depends}
+    exec(recipe, namespace)  # noqa: S102 - the README's own code
+    app, ws_auth = namespace["app"], namespace["ws_auth"]
+    app.dependency_overrides[ws_auth] = ws_bearer(pool)
+    token = pool.access_token(username="alice")
+    assert connect(app, subprotocols=["cognito-jwt", f"bearer.{token}"]) == (
+        "Hello, alice",
+        "cognito-jwt",
+    )
