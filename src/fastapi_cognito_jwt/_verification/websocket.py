@@ -254,7 +254,8 @@ class CognitoWebSocketBearer:
             token = tokens[0][len(PROTOCOL_TOKEN_PREFIX) :]
             # The client must name an app protocol to be accepted with: a browser fails a
             # handshake whose answer names no protocol it offered.
-            if len(tokens) > 1 or not token or self.subprotocol(websocket) is None:
+            spoken = any(name in offered for name in self.subprotocols)
+            if len(tokens) > 1 or not token or not spoken:
                 raise _Refused(INVALID_REQUEST)
             found.append(token)
         if self.query_param is not None:
