@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
+import httpx2
 import pytest
 import uvicorn
 from fastapi import Depends, FastAPI, WebSocket
@@ -23,7 +24,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from examples.fastcognito.emulator import free_port
-from fastapi_cognito_jwt import CognitoCredentials, CognitoWebSocketBearer
+from fastapi_cognito_jwt import CognitoCredentials, CognitoVerifier, CognitoWebSocketBearer
 from fastapi_cognito_jwt.testing import LocalUserPool
 from tests.helpers import (
     BAD_REQUEST,
@@ -31,6 +32,7 @@ from tests.helpers import (
     FORBIDDEN,
     INVALID,
     NO_CREDENTIALS,
+    UNAVAILABLE,
     Expected,
     assert_logs_hide,
 )
@@ -187,3 +189,15 @@ def test_without_http_denial_uvicorn_answers_a_close_before_accept_with_403(
         )
     assert (status, challenges) == (403, [])
     assert token.split(".")[1] not in shown and not body.strip(b"\r\n")
+
+
+def test_no_signing_key_is_a_503_denial_with_retry_after(pool: LocalUserPool) -> None:
+    down = httpx2.MockTransport(lambda request: httpx2.Response(500))
+    verifier = CognitoVerifier(pool.settings(), transport=down)
+    token = pool.access_token()
+    with serving(build_app(CognitoWebSocketBearer(token_use="access", verifier=verifier))) as base:
+        status, challenges, body, shown = refused(
+            f"{base}/ws", subprotocols=["cognito-jwt", f"bearer.{token}"]
+        )
+    assert (status, challenges, json.loads(body)) == (503, [], UNAVAILABLE)
+    assert "retry-after: " in shown.lower() and token.split(".")[1] not in shown
