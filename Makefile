@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-matrix lint typecheck unit bench bench-verify bench-telemetry bench-http bench-scale load fuzz clean
+.PHONY: install demo test test-matrix lint typecheck unit bench bench-verify bench-telemetry bench-http bench-scale load fuzz fuzz-websocket clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -80,6 +80,10 @@ load: $(STAMP)
 # 100 000 fuzzed Authorization headers and tokens through the bearer; prints its counts.
 fuzz: $(STAMP)
 	$(BIN)/python -m fuzz.run
+
+# 100 000 fuzzed WebSocket handshakes through CognitoWebSocketBearer; prints its counts.
+fuzz-websocket: $(STAMP)
+	$(BIN)/python -m fuzz.websocket
 
 clean:
 	rm -rf $(VENV) .venv-3.* .bench-venv .coverage .mypy_cache .pytest_cache .ruff_cache build dist

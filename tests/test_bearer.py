@@ -319,8 +319,8 @@ from typing import Annotated
 from fastapi import Depends
 from pydantic import Field
 from fastapi_cognito_jwt import (
-    CognitoBearer, CognitoClaims, CognitoCredentials, CognitoSettings, current_claims,
-    require_groups,
+    CognitoBearer, CognitoClaims, CognitoCredentials, CognitoSettings, CognitoWebSocketBearer,
+    current_claims, require_groups,
 )
 from fastapi_cognito_jwt.testing import LocalUserPool
 
@@ -339,6 +339,10 @@ async def helper(claims: Annotated[Tenant, Depends(current_claims(auth))]) -> st
 
 async def default(creds: Annotated[CognitoCredentials, Depends(plain)]) -> str | None:
     return creds.claims.username
+
+ws_auth = CognitoWebSocketBearer(CognitoSettings(), token_use="id", claims_model=Tenant)
+typed_ws: CognitoWebSocketBearer[Tenant] = ws_auth
+plain_ws: CognitoWebSocketBearer[CognitoClaims] = CognitoWebSocketBearer(token_use="access")
 """
 
 

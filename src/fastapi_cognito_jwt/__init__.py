@@ -69,6 +69,7 @@ from ._verification.dependencies import (
 )
 from ._verification.jwks import JWKSCache
 from ._verification.verifier import CognitoVerifier
+from ._verification.websocket import CognitoWebSocketBearer
 
 if _typing.TYPE_CHECKING:
     from ._auth_flows.bodies import SignUpForm, SignUpRequest
@@ -102,6 +103,7 @@ __all__ = [
     "CognitoUnreachableError",
     "CognitoUser",
     "CognitoVerifier",
+    "CognitoWebSocketBearer",
     "ConfigurationError",
     "ExpiredCodeError",
     "InvalidAudienceError",

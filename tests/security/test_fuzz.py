@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator
 
 import httpx2
 import pytest
+from fastapi import FastAPI
 from hypothesis import given, settings, strategies as st
 
 from fastapi_cognito_jwt import CognitoVerifier, JWKSCache, KeyNotFoundError
@@ -35,6 +36,7 @@ from fuzz.generators import GENERATORS, Case, Context, Mutated, gen_unknown_kid
 from fuzz.harness import Target, Verdict, asgi_sender, build_target, render, run_case
 from fuzz.oracle import EXPIRED, FORBIDDEN, INVALID, OK
 from fuzz.run import fuzz
+from fuzz.websocket import Handshake, build_ws_app, gen_handshake, run_handshake
 from tests.helpers import FakeClock
 
 pytestmark = pytest.mark.security
@@ -169,3 +171,18 @@ def test_long_run_script(runner: asyncio.Runner) -> None:
     assert tally.accepted_minted > 0 and tally.accepted_signed > 0
     assert {OK, FORBIDDEN, EXPIRED, INVALID} <= set(tally.outcomes)
     assert report.lines()[-1] == "PASS"
+
+
+@functools.cache
+def _ws_app() -> FastAPI:
+    return build_ws_app(_target().verifier)
+
+
+@settings(FUZZ, max_examples=500)
+@given(case=st.randoms(use_true_random=False).map(lambda rng: gen_handshake(rng, _target().ctx)))
+def test_websocket_handshakes_get_the_answer_the_rules_give(
+    case: Handshake, runner: asyncio.Runner
+) -> None:
+    """Handshakes with odd headers, subprotocol lists and query strings (fuzz.websocket)."""
+    verdict = runner.run(run_handshake(_ws_app(), case, _target().ctx))
+    assert verdict.problems == (), verdict
