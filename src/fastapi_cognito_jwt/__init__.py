@@ -77,6 +77,7 @@ if _typing.TYPE_CHECKING:
         CodeDelivery,
         CognitoUser,
         SignUpResult,
+        SoftwareTokenSetup,
     )
     from ._auth_flows.router import auth_router
 
@@ -121,6 +122,7 @@ __all__ = [
     "SignUpForm",
     "SignUpRequest",
     "SignUpResult",
+    "SoftwareTokenSetup",
     "TokenError",
     "TokenExpiredError",
     "TokenNotYetValidError",
@@ -148,6 +150,7 @@ _AUTH_FLOWS = {
     "SignUpForm": "bodies",
     "SignUpRequest": "bodies",
     "SignUpResult": "results",
+    "SoftwareTokenSetup": "results",
     "auth_router": "router",
 }
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import httpx2
@@ -139,6 +139,12 @@ class CognitoSettings(BaseSettings):
         default=None,
         description="The secret of a confidential app client (the first of client_ids); "
         "auth flows then send `SECRET_HASH`.",
+    )
+    sign_in_flow: Literal["USER_SRP_AUTH", "USER_PASSWORD_AUTH"] = Field(
+        default="USER_SRP_AUTH",
+        description="How `CognitoAuthClient.sign_in` proves the password: `USER_SRP_AUTH` "
+        "(SRP, the password never leaves this process; the app client must allow "
+        "`ALLOW_USER_SRP_AUTH`) or `USER_PASSWORD_AUTH` (sent to Cognito over TLS).",
     )
 
     if not TYPE_CHECKING:  # pragma: no branch

@@ -6,11 +6,19 @@ logging a result never shows them.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["AuthChallenge", "AuthTokens", "CodeDelivery", "CognitoUser", "SignUpResult"]
+__all__ = [
+    "AuthChallenge",
+    "AuthTokens",
+    "CodeDelivery",
+    "CognitoUser",
+    "SignUpResult",
+    "SoftwareTokenSetup",
+]
 
 
 class _Result(BaseModel):
@@ -46,6 +54,22 @@ class AuthChallenge(_Result):
         default_factory=dict, validation_alias="ChallengeParameters", repr=False
     )
     username: str = Field(repr=False)
+    # USER_AUTH's SELECT_CHALLENGE: the factors the user may choose, e.g. EMAIL_OTP, PASSWORD.
+    available: tuple[str, ...] = Field(default=(), validation_alias="AvailableChallenges")
+
+    @field_validator("parameters", mode="before")
+    @classmethod
+    def _listed_parameters(cls, value: Any) -> Any:
+        # Cognito sends MFAS_CAN_SETUP as a JSON string ('["SOFTWARE_TOKEN_MFA"]'); moto sends
+        # the list itself. A list of names becomes the string Cognito would send.
+        if isinstance(value, dict):
+            return {
+                key: json.dumps(item)
+                if isinstance(item, list) and all(isinstance(x, str) for x in item)
+                else item
+                for key, item in value.items()
+            }
+        return value
 
 
 class CodeDelivery(_Result):
@@ -84,3 +108,14 @@ class CognitoUser(_Result):
                 pairs[item["Name"]] = item.get("Value", "")
             return pairs
         return value
+
+
+class SoftwareTokenSetup(_Result):
+    """An authenticator app's shared secret from `AssociateSoftwareToken`.
+
+    `secret_code` is the TOTP key (base32) for the user's app, e.g. in an `otpauth://` QR
+    code; it is kept out of `repr()`. `session` continues an `MFA_SETUP` sign-in challenge.
+    """
+
+    secret_code: str = Field(validation_alias="SecretCode", min_length=1, repr=False)
+    session: str | None = Field(default=None, validation_alias="Session", repr=False)

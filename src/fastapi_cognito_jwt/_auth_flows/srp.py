@@ -113,8 +113,7 @@ def cognito_timestamp(now: datetime | None = None) -> str:
     """
     now = (now or datetime.now(UTC)).astimezone(UTC)
     return (
-        f"{_DAYS[now.weekday()]} {_MONTHS[now.month - 1]} {now.day} "
-        f"{now:%H:%M:%S} UTC {now.year}"
+        f"{_DAYS[now.weekday()]} {_MONTHS[now.month - 1]} {now.day} {now:%H:%M:%S} UTC {now.year}"
     )
 
 
