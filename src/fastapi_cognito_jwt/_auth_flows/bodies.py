@@ -20,6 +20,7 @@ from pydantic import (
 
 __all__ = [
     "ChallengeAnswer",
+    "ChoiceChallengeResponse",
     "ChoiceSignInRequest",
     "MFAPreferenceRequest",
     "MFASetupAssociateRequest",
@@ -208,9 +209,6 @@ class ChallengeResponse(BaseModel):
     session: str
     username: str
     parameters: dict[str, str]
-    available_challenges: list[str] = Field(
-        default_factory=list, description="For SELECT_CHALLENGE: the factors to choose from."
-    )
 
 
 class MeResponse(BaseModel):
@@ -302,6 +300,12 @@ class MFAPreferenceRequest(_Body):
         if self.preferred is not None and getattr(self, self.preferred) is False:
             raise ValueError("the preferred method cannot be turned off")
         return self
+
+
+class ChoiceChallengeResponse(ChallengeResponse):
+    """A challenge of choice-based sign-in; for `SELECT_CHALLENGE`, the factors to pick from."""
+
+    available_challenges: list[str] = Field(default_factory=list)
 
 
 class SoftwareTokenResponse(BaseModel):

@@ -27,6 +27,7 @@ from .bodies import (
     ChallengeAnswer,
     ChallengeResponse,
     ChangePasswordRequest,
+    ChoiceChallengeResponse,
     ChoiceSignInRequest,
     ConfirmRequest,
     MeResponse,
@@ -91,7 +92,6 @@ def _tokens(result: AuthTokens | AuthChallenge) -> TokenResponse | ChallengeResp
             session=result.session,
             username=result.username,
             parameters=result.parameters,
-            available_challenges=list(result.available),
         )
     return _token_response(result)
 
@@ -316,6 +316,7 @@ def auth_router(
 
 _SESSION_EXPIRED: Answer = (401, "The sign-in session is invalid or has expired")
 _Attempt = Callable[..., Coroutine[Any, Any, Any]]
+_Outcome = TokenResponse | ChoiceChallengeResponse
 
 
 def _add_mfa_routes(
@@ -328,14 +329,25 @@ def _add_mfa_routes(
     }
     expired = {NotAuthorizedError: _SESSION_EXPIRED, UserNotFoundError: _SESSION_EXPIRED}
     revoked = {NotAuthorizedError: INVALID_TOKEN, UserNotFoundError: INVALID_TOKEN}
-    union = TokenResponse | ChallengeResponse
+    union = _Outcome
+
+    def answer(result: AuthTokens | AuthChallenge) -> _Outcome:
+        if isinstance(result, AuthChallenge):
+            return ChoiceChallengeResponse(
+                challenge_name=result.name,
+                session=result.session,
+                username=result.username,
+                parameters=result.parameters,
+                available_challenges=list(result.available),
+            )
+        return _token_response(result)
 
     @router.post(
         "/signin/choice",
         summary="Choice-based sign-in: a one-time code, a password or SRP",
         response_model=union,
     )
-    async def sign_in_choice(body: ChoiceSignInRequest) -> TokenResponse | ChallengeResponse:
+    async def sign_in_choice(body: ChoiceSignInRequest) -> _Outcome:
         password = body.password.get_secret_value() if body.password is not None else None
         result = await attempt(
             cognito.sign_in_choice(
@@ -343,12 +355,14 @@ def _add_mfa_routes(
             ),
             incorrect,
         )
-        return _tokens(result)
+        return answer(result)
 
     @router.post(
         "/challenge/select", summary="Answer SELECT_CHALLENGE with a factor", response_model=union
     )
-    async def select_challenge(body: SelectChallengeRequest) -> TokenResponse | ChallengeResponse:
+    async def select_challenge(
+        body: SelectChallengeRequest,
+    ) -> _Outcome:
         password = body.password.get_secret_value() if body.password is not None else None
         pending = AuthChallenge(
             name="SELECT_CHALLENGE", session=body.session, username=body.username
@@ -356,7 +370,7 @@ def _add_mfa_routes(
         result = await attempt(
             cognito.select_challenge(pending, body.answer, password=password), incorrect
         )
-        return _tokens(result)
+        return answer(result)
 
     @router.post(
         "/challenge/mfa-setup/associate",
@@ -371,7 +385,9 @@ def _add_mfa_routes(
         summary="MFA_SETUP: confirm the authenticator app and finish signing in",
         response_model=union,
     )
-    async def mfa_setup_verify(body: MFASetupVerifyRequest) -> TokenResponse | ChallengeResponse:
+    async def mfa_setup_verify(
+        body: MFASetupVerifyRequest,
+    ) -> _Outcome:
         session = await attempt(
             cognito.verify_software_token(
                 body.code, session=body.session, device_name=body.device_name
@@ -382,7 +398,7 @@ def _add_mfa_routes(
             raise HTTPException(502, "Unexpected answer from the authentication service")
         pending = AuthChallenge(name="MFA_SETUP", session=body.session, username=body.username)
         result = await attempt(cognito.complete_mfa_setup(pending, session), expired)
-        return _tokens(result)
+        return answer(result)
 
     @router.post(
         "/mfa/totp/associate",
