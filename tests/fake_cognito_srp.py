@@ -133,8 +133,12 @@ class FakeCognitoSRP:
             body = json.loads(request.content)
             answer = getattr(self, f"_{operation}")(body)
         except Refusal as refusal:
-            return reply(400, {"__type": refusal.code, "message": refusal.message})
-        return reply(200, answer)
+            refused: httpx2.Response = reply(
+                400, {"__type": refusal.code, "message": refusal.message}
+            )
+            return refused
+        answered: httpx2.Response = reply(200, answer)
+        return answered
 
     def _InitiateAuth(self, body: dict[str, Any]) -> dict[str, Any]:
         self._check_client(body)
