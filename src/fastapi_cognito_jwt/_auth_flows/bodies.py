@@ -14,6 +14,7 @@ from pydantic import (
     EmailStr,
     Field,
     SecretStr,
+    StrictBool,
     StringConstraints,
     model_validator,
 )
@@ -290,9 +291,9 @@ class TotpVerifyRequest(_Body):
 class MFAPreferenceRequest(_Body):
     """Turn MFA methods on or off (omitted: unchanged) and pick the preferred one."""
 
-    sms: bool | None = None
-    totp: bool | None = None
-    email: bool | None = None
+    sms: StrictBool | None = None
+    totp: StrictBool | None = None
+    email: StrictBool | None = None
     preferred: Literal["sms", "totp", "email"] | None = None
 
     @model_validator(mode="after")
