@@ -50,7 +50,8 @@ SETTINGS_KEYS = {"SMSMfaSettings": "sms", "SoftwareTokenMfaSettings": "totp",
 def totp(secret: str, at: float | None = None, step: int = 0) -> str:
     """RFC 6238's 6-digit code (HMAC-SHA1, 30-second steps) for a base32 secret."""
     counter = int((time.time() if at is None else at) // 30) + step
-    digest = hmac.new(base64.b32decode(secret), struct.pack(">Q", counter), hashlib.sha1).digest()
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8), casefold=True)
+    digest = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
     offset = digest[-1] & 0x0F
     value = struct.unpack(">I", digest[offset : offset + 4])[0] & 0x7FFFFFFF
     return f"{value % 1_000_000:06d}"
