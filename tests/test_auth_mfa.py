@@ -267,7 +267,7 @@ async def test_set_mfa_preference_sends_only_what_changes(pool: LocalUserPool) -
 
 # -- fuzzing: any body at the new routes is answered, never with a 500 or an echo ----------------
 
-NEW_ROUTES = {
+NEW_ROUTES: dict[str, dict[str, Any]] = {
     "/signin/choice": {"username": USERNAME, "preferred_challenge": "PASSWORD_SRP",
                        "password": PASSWORD},
     "/challenge/select": {"username": USERNAME, "session": "s" * 40, "answer": "PASSWORD",
@@ -291,7 +291,7 @@ json_values = st.recursive(
 @st.composite
 def bodies(draw: st.DrawFn) -> tuple[str, Any]:
     path = draw(st.sampled_from(sorted(NEW_ROUTES)))
-    valid = dict(NEW_ROUTES[path])
+    valid: dict[str, Any] = dict(NEW_ROUTES[path])
     how = draw(st.sampled_from(["replace", "drop", "extra", "whole"]))
     if how == "whole":
         return path, draw(json_values)
