@@ -25,6 +25,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import struct
 import time
@@ -40,6 +41,10 @@ from tests.helpers import b64d
 TARGET = "AWSCognitoIdentityProviderService."
 GROUP = COGNITO_GROUP
 INCORRECT = "Incorrect username or password."
+TIMESTAMP = re.compile(
+    r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
+    r"[1-9][0-9]? [0-2][0-9]:[0-5][0-9]:[0-5][0-9] UTC [0-9]{4}"
+)
 MFA_CHALLENGES = {"sms": "SMS_MFA", "totp": "SOFTWARE_TOKEN_MFA", "email": "EMAIL_OTP"}
 CODE_KEYS = {"SMS_MFA": "SMS_MFA_CODE", "SOFTWARE_TOKEN_MFA": "SOFTWARE_TOKEN_MFA_CODE",
              "EMAIL_OTP": "EMAIL_OTP_CODE", "SMS_OTP": "SMS_OTP_CODE"}  # fmt: skip
@@ -100,6 +105,7 @@ class FakeCognitoSRP:
         self.secret = secret
         self.mfa_configuration = mfa  # OFF, OPTIONAL or ON
         self.users: dict[str, User] = {}
+        self.aliases: dict[str, str] = {}  # email -> username, for a pool that signs in by email
         self.sessions: dict[str, Pending] = {}
         self.setup_sessions: dict[str, str] = {}  # session -> username (MFA_SETUP)
         self.sent: list[tuple[str, str, str]] = []  # (medium, username, code) messages "sent"
@@ -249,6 +255,9 @@ class FakeCognitoSRP:
         A = int(srp_a, 16) if srp_a else 0
         if A % GROUP.N == 0:
             raise Refusal("NotAuthorizedException", INCORRECT)
+        # Signed in by an alias: the challenge names the real user in USER_ID_FOR_SRP, and the
+        # proof (and the answer's USERNAME and SECRET_HASH) are for that user.
+        username = self.aliases.get(username, username)
         user = self.users.get(username)
         # An unknown user gets a challenge that no proof can meet: it looks the same.
         salt = user.salt if user else int.from_bytes(secrets.token_bytes(16), "big")
@@ -271,7 +280,10 @@ class FakeCognitoSRP:
         prk = hmac.new(GROUP.pad(u), GROUP.pad(S), hashlib.sha256).digest()
         key = hmac.new(prk, b"Caldera Derived Key\x01", hashlib.sha256).digest()[:16]
         message = (self.pool_name + user.username).encode() + base64.b64decode(block)
-        message += answers.get("TIMESTAMP", "").encode()
+        timestamp = answers.get("TIMESTAMP", "")
+        if not TIMESTAMP.fullmatch(timestamp):
+            return False
+        message += timestamp.encode()
         expected = base64.b64encode(hmac.new(key, message, hashlib.sha256).digest()).decode()
         return hmac.compare_digest(expected, answers.get("PASSWORD_CLAIM_SIGNATURE", ""))
 

@@ -280,7 +280,7 @@ NEW_ROUTES: dict[str, dict[str, Any]] = {
 }  # fmt: skip
 MARKER = "Zq7-echo-marker"
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=40) | st.just(MARKER) | st.just("x" * 3000),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
                                                                 max_size=3),

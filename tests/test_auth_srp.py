@@ -19,6 +19,7 @@ from fastapi_cognito_jwt import (
     AuthTokens,
     CognitoAuthClient,
     CognitoServiceError,
+    InvalidParameterError,
     NotAuthorizedError,
     auth_router,
 )
@@ -104,9 +105,24 @@ async def test_a_zero_server_value_is_refused_before_any_proof(
 async def test_the_fallback_setting_sends_the_password(pool: LocalUserPool) -> None:
     fake = FakeCognitoSRP(pool.user_pool_id, pool.client_id)
     async with client_of(pool, fake, sign_in_flow="USER_PASSWORD_AUTH") as client:
-        with pytest.raises(Exception):  # noqa: B017 - the fake plays only SRP; the request counts
+        # The fake's app client allows SRP only, as one without ALLOW_USER_PASSWORD_AUTH.
+        with pytest.raises(InvalidParameterError):
             await client.sign_in(USERNAME, PASSWORD)
     assert PASSWORD.encode() in fake.requests[0]
+
+
+async def test_an_alias_sign_in_proves_for_the_real_user(pool: LocalUserPool) -> None:
+    # Cognito's proof is over USER_ID_FOR_SRP (the real username behind the email), and the
+    # answer names that user; with a secret, its SECRET_HASH is over that name too.
+    fake = FakeCognitoSRP(pool.user_pool_id, pool.client_id, secret=SECRET, mfa="ON")
+    fake.add_user("3f1e-internal-id", PASSWORD)
+    fake.aliases["grace@example.com"] = "3f1e-internal-id"
+    async with client_of(pool, fake, client_secret=SECRET) as client:
+        challenge = await client.sign_in("grace@example.com", PASSWORD)
+        assert isinstance(challenge, AuthChallenge) and challenge.name == "MFA_SETUP"
+        assert challenge.username == "3f1e-internal-id"
+        with pytest.raises(NotAuthorizedError):
+            await client.sign_in("grace@example.com", "Pw-srp-wrong!")
 
 
 async def test_a_challenge_after_the_proof_is_returned(pool: LocalUserPool) -> None:
