@@ -94,3 +94,31 @@ async def test_srp_messages_are_accepted_by_moto(totp_pool: LocalPool) -> None:
         await cognito.confirm_sign_up(email, "123456")
         result = await cognito.sign_in(email, PASSWORD)
     assert isinstance(result, AuthTokens)
+
+
+def test_mfa_setup_at_sign_in(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # moto asks for MFA_SETUP only after USER_SRP_AUTH (whose proof it does not check).
+    monkeypatch.setenv("MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP", "true")
+    pool = create_user_pool(moto_server)
+    idp = idp_client(moto_server)
+    idp.set_user_pool_mfa_config(UserPoolId=pool.user_pool_id, MfaConfiguration="ON",
+                                 SoftwareTokenMfaConfiguration={"Enabled": True})  # fmt: skip
+    email = "mia@example.com"
+    idp.sign_up(ClientId=pool.client_id, Username=email, Password=PASSWORD)
+    idp.admin_confirm_sign_up(UserPoolId=pool.user_pool_id, Username=email)
+    settings = pool.settings().cognito().model_copy(update={"sign_in_flow": "USER_SRP_AUTH"})
+    app = FastAPI()
+    app.include_router(auth_router(settings), prefix="/auth")
+    with TestClient(app) as api:
+        challenge = sign_in(api, email).json()
+        assert challenge["challenge_name"] == "MFA_SETUP"
+        # Cognito sends a JSON list as a string; moto a Python repr of it.
+        assert "SOFTWARE_TOKEN_MFA" in challenge["parameters"]["MFAS_CAN_SETUP"]
+        setup = api.post("/auth/challenge/mfa-setup/associate",
+                         json={"session": challenge["session"]}).json()  # fmt: skip
+        finish = {"username": challenge["username"], "session": setup["session"]}
+        wrong = api.post("/auth/challenge/mfa-setup/verify", json={**finish, "code": "000000"})
+        assert wrong.status_code == 400
+        done = api.post("/auth/challenge/mfa-setup/verify",
+                        json={**finish, "code": fresh_code(setup["secret_code"])})  # fmt: skip
+        assert done.status_code == 200 and done.json()["access_token"]

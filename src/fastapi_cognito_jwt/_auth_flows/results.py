@@ -6,7 +6,6 @@ logging a result never shows them.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -56,20 +55,6 @@ class AuthChallenge(_Result):
     username: str = Field(repr=False)
     # USER_AUTH's SELECT_CHALLENGE: the factors the user may choose, e.g. EMAIL_OTP, PASSWORD.
     available: tuple[str, ...] = Field(default=(), validation_alias="AvailableChallenges")
-
-    @field_validator("parameters", mode="before")
-    @classmethod
-    def _listed_parameters(cls, value: Any) -> Any:
-        # Cognito sends MFAS_CAN_SETUP as a JSON string ('["SOFTWARE_TOKEN_MFA"]'); moto sends
-        # the list itself. A list of names becomes the string Cognito would send.
-        if isinstance(value, dict):
-            return {
-                key: json.dumps(item)
-                if isinstance(item, list) and all(isinstance(x, str) for x in item)
-                else item
-                for key, item in value.items()
-            }
-        return value
 
 
 class CodeDelivery(_Result):
