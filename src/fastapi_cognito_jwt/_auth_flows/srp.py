@@ -1,9 +1,10 @@
 """SRP-6a for Cognito's `USER_SRP_AUTH` sign-in: the password never leaves this process.
 
 Written with the standard library only (`hashlib`, `hmac`, `secrets`, `pow`): no maintained
-package fits. The SRP packages on PyPI are unmaintained or implement RFC 5054's padding,
-which Cognito does not use, and the Cognito helpers (pycognito's `AWSSRP`) pull in boto3
-and are synchronous.
+package fits. The generic SRP packages (`srp`, `srptools`) hash numbers as RFC 5054 does and
+have no Cognito key derivation or proof; the Cognito ones are unmaintained (`warrant`,
+`warrant-lite`) or synchronous and tied to boto3 (pycognito's `AWSSRP`, used only to
+cross-check this module in the tests).
 
 Cognito's variant of SRP-6a: the 3072-bit group of RFC 3526/5054 with g = 2 and SHA-256;
 numbers are hashed as their shortest big-endian bytes with a leading zero byte when the
