@@ -11,6 +11,7 @@ from typing import Any, Self, TypeVar
 
 import anyio
 import anyio.lowlevel
+import anyio.to_thread
 import httpx2
 from pydantic import BaseModel, ValidationError
 
@@ -264,7 +265,7 @@ class CognitoAuthClient:
         here with the proof, so the result is tokens or the next challenge (an MFA code, a
         new password). A server value of zero is refused as a `CognitoServiceError`.
         """
-        srp = SRPSession(self.settings.user_pool_id)
+        srp = await self._srp_session()
         parameters = {"USERNAME": username, "SRP_A": srp.public_hex}
         reply = await self._call(
             "InitiateAuth",
@@ -295,7 +296,7 @@ class CognitoAuthClient:
         if preferred is not None:
             parameters["PREFERRED_CHALLENGE"] = preferred
             if preferred == "PASSWORD_SRP":
-                srp = SRPSession(self.settings.user_pool_id)
+                srp = await self._srp_session()
                 parameters["SRP_A"] = srp.public_hex
             elif preferred == "PASSWORD":
                 parameters["PASSWORD"] = _needs(password)
@@ -322,7 +323,7 @@ class CognitoAuthClient:
         responses = {"ANSWER": answer}
         srp = None
         if challenge.name == "SELECT_CHALLENGE" and answer == "PASSWORD_SRP":
-            srp = SRPSession(self.settings.user_pool_id)
+            srp = await self._srp_session()
             responses["SRP_A"] = srp.public_hex
         elif challenge.name == "SELECT_CHALLENGE" and answer == "PASSWORD":
             responses["PASSWORD"] = _needs(password)
@@ -417,6 +418,11 @@ class CognitoAuthClient:
             }
         await self._call("SetUserMFAPreference", body)
 
+    async def _srp_session(self) -> SRPSession:
+        # g^a mod N over 3072 bits takes milliseconds of CPU; a worker thread keeps the event
+        # loop serving other requests between the big-number operations.
+        return await anyio.to_thread.run_sync(SRPSession, self.settings.user_pool_id)
+
     async def _verify_password(
         self, reply: dict[str, Any], username: str, srp: SRPSession, password: str
     ) -> AuthTokens | AuthChallenge:
@@ -425,7 +431,8 @@ class CognitoAuthClient:
         if not isinstance(first, AuthChallenge) or first.name != "PASSWORD_VERIFIER":
             return first
         try:
-            answers = srp.answer(first.parameters, password)
+            # Tens of milliseconds of big-number arithmetic: off the event loop too.
+            answers = await anyio.to_thread.run_sync(srp.answer, first.parameters, password)
         except SRPError as exc:
             raise CognitoServiceError(f"InitiateAuth: unusable SRP challenge ({exc})") from None
         reply = await self._call(
