@@ -131,6 +131,12 @@ def auth_router(
     without the values sent. Forgot-password and resend-code answer the same whether or not
     the account exists.
 
+    `/signin` proves the password with SRP unless `sign_in_flow` says otherwise. Choice-based
+    and passwordless sign-in: `/signin/choice`, `/challenge/select`; authenticator set-up
+    during sign-in: `/challenge/mfa-setup/associate`, `/challenge/mfa-setup/verify`; with a
+    bearer access token: `/mfa/totp/associate`, `/mfa/totp/verify`, `/mfa/preferences`
+    (docs/mfa-and-srp.md).
+
     Args:
         settings: the pool, its app clients and `idp_endpoint`; read from the environment when
             neither this nor `client` is given.
