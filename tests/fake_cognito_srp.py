@@ -6,7 +6,8 @@ moto's `USER_SRP_AUTH` is a stub that accepts any proof, and no local emulator h
 `RespondToAuthChallenge`, `AssociateSoftwareToken`, `VerifySoftwareToken` and
 `SetUserMFAPreference`:
 
-- the server side of SRP-6a: it keeps only a salt and the verifier v = g^x, answers
+- the server side of SRP-6a, computed with pycognito's helpers rather than the library's
+  `srp` module: it keeps only a salt and the verifier v = g^x, answers
   `PASSWORD_VERIFIER` with B = k*v + g^b, and checks the client's HMAC signature with the key
   from S = (A * v^u)^b; an unknown user gets the same challenge (a random verifier) and the
   same `NotAuthorizedException` as a wrong password (Cognito's PreventUserExistenceErrors);
@@ -33,13 +34,25 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx2
+from pycognito.aws_srp import (
+    G_HEX,
+    N_HEX,
+    calculate_u,
+    compute_hkdf,
+    hash_sha256,
+    hex_hash,
+    long_to_hex,
+    pad_hex,
+)
 
-from fastapi_cognito_jwt._auth_flows.srp import COGNITO_GROUP
 from tests.fake_cognito import reply
 from tests.helpers import b64d
 
 TARGET = "AWSCognitoIdentityProviderService."
-GROUP = COGNITO_GROUP
+# The server's arithmetic comes from pycognito's helpers, not from the library under test, so
+# a mistake in the library's SRP cannot be mirrored here.
+N, G = int(N_HEX, 16), int(G_HEX, 16)
+K = int(hex_hash("00" + N_HEX + "0" + G_HEX), 16)
 INCORRECT = "Incorrect username or password."
 TIMESTAMP = re.compile(
     r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
@@ -71,7 +84,7 @@ class Refusal(Exception):
 @dataclass
 class User:
     username: str
-    salt: int
+    salt: str  # hex, as Cognito sends it
     verifier: int
     password_hash: bytes  # for PASSWORD answers: the fake never keeps the password itself
     email: str | None = None
@@ -117,10 +130,11 @@ class FakeCognitoSRP:
     # Test set-up
 
     def add_user(self, username: str, password: str, **fields: Any) -> User:
-        salt = int.from_bytes(secrets.token_bytes(16), "big")
-        x = GROUP.private_key(GROUP.pad(salt), self._identity(username), password.encode())
+        salt = format(int.from_bytes(secrets.token_bytes(16), "big"), "x")
+        secret = hash_sha256(f"{self.pool_name}{username}:{password}".encode())
+        x = int(hex_hash(pad_hex(salt) + secret), 16)
         digest = hashlib.sha256(password.encode()).digest()
-        user = User(username, salt, GROUP.verifier(x), digest, **fields)
+        user = User(username, salt, pow(G, x, N), digest, **fields)
         self.users[username] = user
         return user
 
@@ -253,20 +267,20 @@ class FakeCognitoSRP:
 
     def _srp_challenge(self, username: str, srp_a: str) -> dict[str, Any]:
         A = int(srp_a, 16) if srp_a else 0
-        if A % GROUP.N == 0:
+        if A % N == 0:
             raise Refusal("NotAuthorizedException", INCORRECT)
         # Signed in by an alias: the challenge names the real user in USER_ID_FOR_SRP, and the
         # proof (and the answer's USERNAME and SECRET_HASH) are for that user.
         username = self.aliases.get(username, username)
         user = self.users.get(username)
         # An unknown user gets a challenge that no proof can meet: it looks the same.
-        salt = user.salt if user else int.from_bytes(secrets.token_bytes(16), "big")
-        v = user.verifier if user else GROUP.verifier(secrets.randbits(256))
-        b = secrets.randbits(1024) % GROUP.N
-        B = (GROUP.k * v + pow(GROUP.g, b, GROUP.N)) % GROUP.N
+        salt = user.salt if user else secrets.token_hex(16)
+        v = user.verifier if user else pow(G, secrets.randbits(256), N)
+        b = secrets.randbits(1024) % N
+        B = (K * v + pow(G, b, N)) % N
         block = base64.b64encode(secrets.token_bytes(64)).decode()
         pending = Pending(username, "PASSWORD_VERIFIER", srp=(A, b, B, block))
-        parameters = {"SALT": format(salt, "x"), "SRP_B": format(B, "x"), "SECRET_BLOCK": block,
+        parameters = {"SALT": salt, "SRP_B": format(B, "x"), "SECRET_BLOCK": block,
                       "USERNAME": username, "USER_ID_FOR_SRP": username}  # fmt: skip
         return self._challenge(pending, parameters)
 
@@ -275,10 +289,11 @@ class FakeCognitoSRP:
         A, b, B, block = pending.srp
         if answers.get("PASSWORD_CLAIM_SECRET_BLOCK") != block:
             return False
-        u = GROUP.scrambler(A, B)
-        S = pow(A * pow(user.verifier, u, GROUP.N), b, GROUP.N)
-        prk = hmac.new(GROUP.pad(u), GROUP.pad(S), hashlib.sha256).digest()
-        key = hmac.new(prk, b"Caldera Derived Key\x01", hashlib.sha256).digest()[:16]
+        u = calculate_u(A, B)
+        S = pow(A * pow(user.verifier, u, N), b, N)
+        key = compute_hkdf(
+            bytearray.fromhex(pad_hex(S)), bytearray.fromhex(pad_hex(long_to_hex(u)))
+        )
         message = (self.pool_name + user.username).encode() + base64.b64decode(block)
         timestamp = answers.get("TIMESTAMP", "")
         if not TIMESTAMP.fullmatch(timestamp):
@@ -367,9 +382,6 @@ class FakeCognitoSRP:
         return {"AuthenticationResult": result, "ChallengeParameters": {}}
 
     # Checks
-
-    def _identity(self, username: str) -> bytes:
-        return (self.pool_name + username).encode()
 
     def _new_session(self) -> str:
         return secrets.token_urlsafe(48)

@@ -24,7 +24,7 @@ from fastapi_cognito_jwt import (
     auth_router,
 )
 from fastapi_cognito_jwt.testing import LocalUserPool
-from tests.fake_cognito_srp import GROUP, FakeCognitoSRP
+from tests.fake_cognito_srp import FakeCognitoSRP, N
 from tests.helpers import assert_logs_hide
 
 pytestmark = pytest.mark.anyio
@@ -92,7 +92,7 @@ async def test_a_zero_server_value_is_refused_before_any_proof(
 
     def zero_b(username: str, srp_a: str) -> dict[str, Any]:
         answer = original(username, srp_a)
-        answer["ChallengeParameters"]["SRP_B"] = format(GROUP.N * 2, "x")
+        answer["ChallengeParameters"]["SRP_B"] = format(N * 2, "x")
         return answer
 
     monkeypatch.setattr(fake, "_srp_challenge", zero_b)
