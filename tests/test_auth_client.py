@@ -40,8 +40,9 @@ SENSITIVE = (USERNAME, SUB, PASSWORD, NEW_PASSWORD, CODE, ACCESS, cognito.ID, RE
 
 
 def make(**fields: Any) -> CognitoSettings:
-    return CognitoSettings(**{"user_pool_id": POOL_ID, "client_ids": [CLIENT_ID, OTHER_CLIENT]}
-                           | fields)  # fmt: skip
+    # The replies here are scripted for USER_PASSWORD_AUTH; SRP has tests/test_auth_srp.py.
+    return CognitoSettings(**{"user_pool_id": POOL_ID, "client_ids": [CLIENT_ID, OTHER_CLIENT],
+                              "sign_in_flow": "USER_PASSWORD_AUTH"} | fields)  # fmt: skip
 
 
 def assert_nothing_sensitive(text: str) -> None:

@@ -379,6 +379,12 @@ def fake() -> Fake:
 
 
 @pytest.fixture
+def settings(pool: LocalUserPool) -> CognitoSettings:
+    # The replies here are scripted for USER_PASSWORD_AUTH; SRP has tests/test_auth_srp.py.
+    return pool.settings(sign_in_flow="USER_PASSWORD_AUTH")
+
+
+@pytest.fixture
 def auth_client(settings: CognitoSettings, fake: Fake) -> CognitoAuthClient:
     return CognitoAuthClient(settings, transport=fake.transport())
 

@@ -69,7 +69,7 @@ def test_defaults() -> None:
         "jwks_miss_cooldown": 30.0, "jwks_max_stale": 86400.0, "http_timeout": 5.0,
         "max_token_bytes": 16384, "token_cache_size": 10000, "idp_endpoint": None,
         "allow_insecure_idp_endpoint": False, "client_secret": None, "additional_pools": [],
-        "resource_ids": [],
+        "resource_ids": [], "sign_in_flow": "USER_SRP_AUTH",
     }  # fmt: skip
     assert (settings.resolved_region, settings.accepted_issuers) == ("eu-west-1", (ISS,))
     assert settings.resolved_jwks_url == JWKS_URL
@@ -120,6 +120,7 @@ GOOD_VALUES: dict[str, list[Any]] = {
     "leeway": [300, 0.5], "jwks_ttl": [0.001], "jwks_miss_cooldown": [0], "http_timeout": [60],
     "max_token_bytes": [256, 65536], "token_cache_size": [0],
     "jwks_url": [*URLS, "https://k.example/j?v=1"], "idp_endpoint": URLS,
+    "sign_in_flow": ["USER_PASSWORD_AUTH"],
 }  # fmt: skip
 
 
@@ -249,6 +250,7 @@ BAD_VALUES: dict[str, list[Any]] = {
     "allow_insecure_jwks_url": [S],
     "allow_insecure_idp_endpoint": [S],
     "client_secret": ["", [S], {"value": S}],
+    "sign_in_flow": [S, "ADMIN_NO_SRP_AUTH", "user_srp_auth"],
     # Both URLs: not http(s), a host, no credentials or fragment, a sendable host and port.
     **dict.fromkeys(("jwks_url", "idp_endpoint"), [
         f"ftp://{S}.example/j", f"file:///{S}", f"/{S}/j", "", "https:///j",

@@ -1,6 +1,7 @@
 """The app's settings, read from the environment and `.env`, and the library's from them."""
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -17,6 +18,8 @@ class Settings(BaseSettings):
     AWS_COGNITO_USER_POOL_ID: str
     AWS_COGNITO_ENDPOINT_URL: str | None = None
     AWS_COGNITO_JWKS_URL: str | None = None
+    # SRP keeps the password in this process; USER_PASSWORD_AUTH only for emulators without it.
+    AWS_COGNITO_SIGN_IN_FLOW: Literal["USER_SRP_AUTH", "USER_PASSWORD_AUTH"] = "USER_SRP_AUTH"
 
     def cognito(self) -> CognitoSettings:
         """The library's `CognitoSettings` for this pool and app client."""
@@ -26,6 +29,7 @@ class Settings(BaseSettings):
             region=self.AWS_REGION_NAME,
             idp_endpoint=self.AWS_COGNITO_ENDPOINT_URL,
             jwks_url=self.AWS_COGNITO_JWKS_URL,
+            sign_in_flow=self.AWS_COGNITO_SIGN_IN_FLOW,
         )
 
 

@@ -93,6 +93,9 @@ class LocalPool:
             AWS_COGNITO_USER_POOL_ID=self.user_pool_id,
             AWS_COGNITO_ENDPOINT_URL=f"{self.endpoint}/",
             AWS_COGNITO_JWKS_URL=f"{self.endpoint}/{self.user_pool_id}/.well-known/jwks.json",
+            # moto's USER_SRP_AUTH accepts any proof, so a wrong password would sign in; against
+            # it the app sends the password instead. Against Cognito, leave SRP (the default).
+            AWS_COGNITO_SIGN_IN_FLOW="USER_PASSWORD_AUTH",
         )
 
 

@@ -80,6 +80,7 @@ if _typing.TYPE_CHECKING:
         CodeDelivery,
         CognitoUser,
         SignUpResult,
+        SoftwareTokenSetup,
     )
     from ._auth_flows.router import auth_router
 
@@ -126,6 +127,7 @@ __all__ = [
     "SignUpForm",
     "SignUpRequest",
     "SignUpResult",
+    "SoftwareTokenSetup",
     "TokenError",
     "TokenExpiredError",
     "TokenNotYetValidError",
@@ -155,6 +157,7 @@ _AUTH_FLOWS = {
     "SignUpForm": "bodies",
     "SignUpRequest": "bodies",
     "SignUpResult": "results",
+    "SoftwareTokenSetup": "results",
     "auth_router": "router",
 }
 

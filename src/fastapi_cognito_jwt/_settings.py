@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from typing import TYPE_CHECKING, Annotated, Any, Self
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
 
 import httpx2
@@ -271,6 +271,12 @@ class CognitoSettings(UserPoolSettings, BaseSettings):
         default_factory=list,
         description="This API's resource identifiers: an access token carrying `aud` is "
         "accepted only when `aud` names one of them, and refused when none is set.",
+    )
+    sign_in_flow: Literal["USER_SRP_AUTH", "USER_PASSWORD_AUTH"] = Field(
+        default="USER_SRP_AUTH",
+        description="How `CognitoAuthClient.sign_in` proves the password: `USER_SRP_AUTH` "
+        "(SRP, the password never leaves this process; the app client must allow "
+        "`ALLOW_USER_SRP_AUTH`) or `USER_PASSWORD_AUTH` (sent to Cognito over TLS).",
     )
 
     @field_validator("resource_ids", mode="before")

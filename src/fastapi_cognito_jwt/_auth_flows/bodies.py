@@ -6,12 +6,29 @@ Passwords are `SecretStr`, so a body printed or logged by accident shows `******
 # No `from __future__ import annotations`: FastAPI reads these models' annotations at runtime.
 
 from abc import ABC, abstractmethod
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, SecretStr, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    SecretStr,
+    StrictBool,
+    StringConstraints,
+    model_validator,
+)
 
 __all__ = [
     "ChallengeAnswer",
+    "ChoiceChallengeResponse",
+    "ChoiceSignInRequest",
+    "MFAPreferenceRequest",
+    "MFASetupAssociateRequest",
+    "MFASetupVerifyRequest",
+    "SelectChallengeRequest",
+    "SoftwareTokenResponse",
+    "TotpVerifyRequest",
     "ChallengeResponse",
     "ChangePasswordRequest",
     "ConfirmRequest",
@@ -201,3 +218,102 @@ class MeResponse(BaseModel):
     username: str
     claims: dict[str, Any]
     attributes: dict[str, str]
+
+
+# Choice-based sign-in (USER_AUTH) and MFA.
+
+Factor = Literal["EMAIL_OTP", "SMS_OTP", "PASSWORD", "PASSWORD_SRP"]
+Session = Annotated[str, StringConstraints(min_length=20, max_length=2048)]
+TotpCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")]
+DeviceName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[\w .-]+$")]
+
+
+class _NeedsPassword(_Body):
+    password: Password | None = None
+
+    def _factor(self) -> str | None:
+        raise NotImplementedError
+
+    @model_validator(mode="after")
+    def _password_for_password_factors(self) -> Self:
+        if self._factor() in ("PASSWORD", "PASSWORD_SRP") and self.password is None:
+            raise ValueError("this factor needs the password")
+        return self
+
+
+class ChoiceSignInRequest(_NeedsPassword):
+    """Choice-based sign-in: a username, and optionally the factor to start with.
+
+    Without `preferred_challenge` the answer is a `SELECT_CHALLENGE` listing the factors;
+    `PASSWORD` and `PASSWORD_SRP` need `password`.
+    """
+
+    username: Username
+    preferred_challenge: Factor | None = None
+
+    def _factor(self) -> str | None:
+        return self.preferred_challenge
+
+
+class SelectChallengeRequest(_NeedsPassword):
+    """Answer `SELECT_CHALLENGE` with a factor (`PASSWORD` and `PASSWORD_SRP` need `password`)."""
+
+    username: Username
+    session: Session
+    answer: Factor
+
+    def _factor(self) -> str | None:
+        return self.answer
+
+
+class MFASetupAssociateRequest(_Body):
+    """Start an authenticator app during sign-in: the `MFA_SETUP` challenge's session."""
+
+    session: Session
+
+
+class MFASetupVerifyRequest(_Body):
+    """Finish `MFA_SETUP`: the session `/challenge/mfa-setup/associate` returned, and a code."""
+
+    username: Username
+    session: Session
+    code: TotpCode
+    device_name: DeviceName | None = None
+
+
+class TotpVerifyRequest(_Body):
+    """Confirm the signed-in user's authenticator app with a code from it."""
+
+    code: TotpCode
+    device_name: DeviceName | None = None
+
+
+class MFAPreferenceRequest(_Body):
+    """Turn MFA methods on or off (omitted: unchanged) and pick the preferred one."""
+
+    sms: StrictBool | None = None
+    totp: StrictBool | None = None
+    email: StrictBool | None = None
+    preferred: Literal["sms", "totp", "email"] | None = None
+
+    @model_validator(mode="after")
+    def _preferred_is_not_disabled(self) -> Self:
+        if self.preferred is not None and getattr(self, self.preferred) is False:
+            raise ValueError("the preferred method cannot be turned off")
+        return self
+
+
+class ChoiceChallengeResponse(ChallengeResponse):
+    """A challenge of choice-based sign-in; for `SELECT_CHALLENGE`, the factors to pick from."""
+
+    available_challenges: list[str] = Field(default_factory=list)
+
+
+class SoftwareTokenResponse(BaseModel):
+    """The authenticator app's secret (base32), shown once to the user; never logged.
+
+    `session` continues an `MFA_SETUP` sign-in challenge.
+    """
+
+    secret_code: str
+    session: str | None = None

@@ -11,13 +11,27 @@ from typing import Any, Self, TypeVar
 
 import anyio
 import anyio.lowlevel
+import anyio.to_thread
 import httpx2
 from pydantic import BaseModel, ValidationError
 
-from .._exceptions import CognitoServiceError, ConfigurationError
+from .._exceptions import (
+    CodeMismatchError,
+    CognitoAuthError,
+    CognitoServiceError,
+    ConfigurationError,
+)
 from .._settings import CognitoSettings, load_settings
 from .cognito_api import call
-from .results import AuthChallenge, AuthTokens, CodeDelivery, CognitoUser, SignUpResult
+from .results import (
+    AuthChallenge,
+    AuthTokens,
+    CodeDelivery,
+    CognitoUser,
+    SignUpResult,
+    SoftwareTokenSetup,
+)
+from .srp import SRPError, SRPSession
 
 __all__ = ["CognitoAuthClient"]
 
@@ -123,7 +137,14 @@ class CognitoAuthClient:
     # Sign-in
 
     async def sign_in(self, username: str, password: str) -> AuthTokens | AuthChallenge:
-        """Sign in with `USER_PASSWORD_AUTH`: tokens, or a challenge to answer."""
+        """Sign in with the password: tokens, or a challenge to answer.
+
+        With the default `sign_in_flow="USER_SRP_AUTH"` this is `sign_in_srp` (the password
+        never leaves this process); with `"USER_PASSWORD_AUTH"` the password is sent to
+        Cognito.
+        """
+        if self.settings.sign_in_flow == "USER_SRP_AUTH":
+            return await self.sign_in_srp(username, password)
         parameters = {"USERNAME": username, "PASSWORD": password}
         reply = await self._call(
             "InitiateAuth",
@@ -235,6 +256,196 @@ class CognitoAuthClient:
         body = {"AccessToken": access_token, "AttributeName": attribute_name, "Code": code}
         await self._call("VerifyUserAttribute", body)
 
+    # SRP, choice-based sign-in and MFA
+
+    async def sign_in_srp(self, username: str, password: str) -> AuthTokens | AuthChallenge:
+        """Sign in with `USER_SRP_AUTH`: prove the password without sending it.
+
+        `InitiateAuth` carries `SRP_A`; Cognito's `PASSWORD_VERIFIER` challenge is answered
+        here with the proof, so the result is tokens or the next challenge (an MFA code, a
+        new password). A server value of zero is refused as a `CognitoServiceError`.
+        """
+        srp = await self._srp_session()
+        parameters = {"USERNAME": username, "SRP_A": srp.public_hex}
+        reply = await self._call(
+            "InitiateAuth",
+            {
+                "ClientId": self.client_id,
+                "AuthFlow": "USER_SRP_AUTH",
+                "AuthParameters": self._hashed(parameters),
+            },
+        )
+        return await self._verify_password(reply, username, srp, password)
+
+    async def sign_in_choice(
+        self,
+        username: str,
+        *,
+        preferred: str | None = None,
+        password: str | None = None,
+    ) -> AuthTokens | AuthChallenge:
+        """Choice-based sign-in (`USER_AUTH`): passwordless codes, a password, or SRP.
+
+        Without `preferred`, Cognito answers `SELECT_CHALLENGE` with the factors in
+        `AuthChallenge.available`; answer it with `select_challenge`. With `preferred`
+        (`EMAIL_OTP`, `SMS_OTP`, `PASSWORD` or `PASSWORD_SRP`; the last two need `password`)
+        Cognito starts that factor if the user has it. The app client needs `ALLOW_USER_AUTH`.
+        """
+        parameters = {"USERNAME": username}
+        srp = None
+        if preferred is not None:
+            parameters["PREFERRED_CHALLENGE"] = preferred
+            if preferred == "PASSWORD_SRP":
+                srp = await self._srp_session()
+                parameters["SRP_A"] = srp.public_hex
+            elif preferred == "PASSWORD":
+                parameters["PASSWORD"] = _needs(password)
+        reply = await self._call(
+            "InitiateAuth",
+            {
+                "ClientId": self.client_id,
+                "AuthFlow": "USER_AUTH",
+                "AuthParameters": self._hashed(parameters),
+            },
+        )
+        if srp is not None:
+            return await self._verify_password(reply, username, srp, _needs(password))
+        return _tokens_or_challenge(reply, username)
+
+    async def select_challenge(
+        self, challenge: AuthChallenge, answer: str, *, password: str | None = None
+    ) -> AuthTokens | AuthChallenge:
+        """Answer `SELECT_CHALLENGE` (or `SELECT_MFA_TYPE`) with one of its factors.
+
+        `EMAIL_OTP` and `SMS_OTP` make Cognito send a code (the next challenge);
+        `PASSWORD` sends `password`; `PASSWORD_SRP` proves it with SRP instead.
+        """
+        responses = {"ANSWER": answer}
+        srp = None
+        if challenge.name == "SELECT_CHALLENGE" and answer == "PASSWORD_SRP":
+            srp = await self._srp_session()
+            responses["SRP_A"] = srp.public_hex
+        elif challenge.name == "SELECT_CHALLENGE" and answer == "PASSWORD":
+            responses["PASSWORD"] = _needs(password)
+        if srp is None:
+            return await self.respond_to_challenge(challenge, responses)
+        reply = await self._call(
+            "RespondToAuthChallenge",
+            {
+                "ClientId": self.client_id,
+                "ChallengeName": challenge.name,
+                "Session": challenge.session,
+                "ChallengeResponses": self._hashed({**responses, "USERNAME": challenge.username}),
+            },
+        )
+        return await self._verify_password(reply, challenge.username, srp, _needs(password))
+
+    async def associate_software_token(
+        self, *, access_token: str | None = None, session: str | None = None
+    ) -> SoftwareTokenSetup:
+        """A new authenticator-app secret (`AssociateSoftwareToken`).
+
+        For a signed-in user pass `access_token`; during an `MFA_SETUP` sign-in challenge pass
+        its `session` (the result then carries the session to verify with).
+        """
+        reply = await self._call("AssociateSoftwareToken", _token_or_session(access_token, session))
+        return _parse(SoftwareTokenSetup, reply)
+
+    async def verify_software_token(
+        self,
+        code: str,
+        *,
+        access_token: str | None = None,
+        session: str | None = None,
+        device_name: str | None = None,
+    ) -> str | None:
+        """Confirm the authenticator app with a code from it (`VerifySoftwareToken`).
+
+        Returns the session that completes an `MFA_SETUP` challenge (None for a signed-in
+        user). A wrong code raises `CodeMismatchError`.
+        """
+        body = {**_token_or_session(access_token, session), "UserCode": code}
+        if device_name is not None:
+            body["FriendlyDeviceName"] = device_name
+        try:
+            reply = await self._call("VerifySoftwareToken", body)
+        except CognitoAuthError as exc:
+            # Cognito names a wrong code at set-up EnableSoftwareTokenMFAException.
+            if exc.code == "EnableSoftwareTokenMFAException":
+                raise CodeMismatchError(
+                    "CodeMismatchException", "the code was not accepted"
+                ) from None
+            raise
+        if reply.get("Status") != "SUCCESS":
+            raise CodeMismatchError("CodeMismatchException", "code not accepted")
+        next_session = reply.get("Session")
+        return next_session if isinstance(next_session, str) and next_session else None
+
+    async def complete_mfa_setup(
+        self, challenge: AuthChallenge, session: str
+    ) -> AuthTokens | AuthChallenge:
+        """Finish an `MFA_SETUP` challenge with the session `verify_software_token` returned."""
+        return await self.respond_to_challenge(
+            AuthChallenge(name=challenge.name, session=session, username=challenge.username), {}
+        )
+
+    async def set_mfa_preference(
+        self,
+        access_token: str,
+        *,
+        sms: bool | None = None,
+        totp: bool | None = None,
+        email: bool | None = None,
+        preferred: str | None = None,
+    ) -> None:
+        """Turn the user's MFA methods on or off and pick one (`SetUserMFAPreference`).
+
+        A method left as None keeps its setting; `preferred` (`"sms"`, `"totp"` or `"email"`)
+        is enabled and made the preferred one.
+        """
+        methods = {"sms": sms, "totp": totp, "email": email}
+        if preferred is not None and preferred not in methods:
+            raise ConfigurationError("preferred must be 'sms', 'totp' or 'email'")
+        body: dict[str, Any] = {"AccessToken": access_token}
+        for method, enabled in methods.items():
+            if method == preferred:
+                enabled = True
+            if enabled is None:
+                continue
+            body[_MFA_SETTINGS[method]] = {
+                "Enabled": enabled,
+                "PreferredMfa": method == preferred,
+            }
+        await self._call("SetUserMFAPreference", body)
+
+    async def _srp_session(self) -> SRPSession:
+        # g^a mod N over 3072 bits takes milliseconds of CPU; a worker thread keeps the event
+        # loop serving other requests between the big-number operations.
+        return await anyio.to_thread.run_sync(SRPSession, self.settings.user_pool_id)
+
+    async def _verify_password(
+        self, reply: dict[str, Any], username: str, srp: SRPSession, password: str
+    ) -> AuthTokens | AuthChallenge:
+        # Answer PASSWORD_VERIFIER with the proof; any other reply is the caller's to handle.
+        first = _tokens_or_challenge(reply, username)
+        if not isinstance(first, AuthChallenge) or first.name != "PASSWORD_VERIFIER":
+            return first
+        try:
+            # Tens of milliseconds of big-number arithmetic: off the event loop too.
+            answers = await anyio.to_thread.run_sync(srp.answer, first.parameters, password)
+        except SRPError as exc:
+            raise CognitoServiceError(f"InitiateAuth: unusable SRP challenge ({exc})") from None
+        reply = await self._call(
+            "RespondToAuthChallenge",
+            {
+                "ClientId": self.client_id,
+                "ChallengeName": "PASSWORD_VERIFIER",
+                "Session": first.session,
+                "ChallengeResponses": self._hashed(answers),
+            },
+        )
+        return _tokens_or_challenge(reply, answers["USERNAME"])
+
     # Plumbing
 
     def secret_hash(self, username: str) -> str | None:
@@ -290,6 +501,22 @@ def _parse(model: type[_Result], reply: dict[str, Any], **extra: Any) -> _Result
         raise CognitoServiceError(
             f"Cognito's reply does not have the shape of {model.__name__}"
         ) from None
+
+
+_MFA_SETTINGS = {"sms": "SMSMfaSettings", "totp": "SoftwareTokenMfaSettings",
+                 "email": "EmailMfaSettings"}  # fmt: skip
+
+
+def _needs(password: str | None) -> str:
+    if not password:
+        raise ConfigurationError("this sign-in factor needs the password")
+    return password
+
+
+def _token_or_session(access_token: str | None, session: str | None) -> dict[str, str]:
+    if (access_token is None) == (session is None):
+        raise ConfigurationError("pass either access_token or session")
+    return {"AccessToken": access_token} if access_token is not None else {"Session": session or ""}
 
 
 def _delivery(reply: dict[str, Any]) -> CodeDelivery | None:

@@ -10,7 +10,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["AuthChallenge", "AuthTokens", "CodeDelivery", "CognitoUser", "SignUpResult"]
+__all__ = [
+    "AuthChallenge",
+    "AuthTokens",
+    "CodeDelivery",
+    "CognitoUser",
+    "SignUpResult",
+    "SoftwareTokenSetup",
+]
 
 
 class _Result(BaseModel):
@@ -46,6 +53,8 @@ class AuthChallenge(_Result):
         default_factory=dict, validation_alias="ChallengeParameters", repr=False
     )
     username: str = Field(repr=False)
+    # USER_AUTH's SELECT_CHALLENGE: the factors the user may choose, e.g. EMAIL_OTP, PASSWORD.
+    available: tuple[str, ...] = Field(default=(), validation_alias="AvailableChallenges")
 
 
 class CodeDelivery(_Result):
@@ -84,3 +93,14 @@ class CognitoUser(_Result):
                 pairs[item["Name"]] = item.get("Value", "")
             return pairs
         return value
+
+
+class SoftwareTokenSetup(_Result):
+    """An authenticator app's shared secret from `AssociateSoftwareToken`.
+
+    `secret_code` is the TOTP key (base32) for the user's app, e.g. in an `otpauth://` QR
+    code; it is kept out of `repr()`. `session` continues an `MFA_SETUP` sign-in challenge.
+    """
+
+    secret_code: str = Field(validation_alias="SecretCode", min_length=1, repr=False)
+    session: str | None = Field(default=None, validation_alias="Session", repr=False)

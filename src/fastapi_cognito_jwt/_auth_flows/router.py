@@ -17,6 +17,7 @@ from .._exceptions import (
     CognitoAuthError,
     CognitoServiceError,
     ConfigurationError,
+    InvalidParameterError,
     NotAuthorizedError,
     UserNotFoundError,
 )
@@ -26,16 +27,24 @@ from .bodies import (
     ChallengeAnswer,
     ChallengeResponse,
     ChangePasswordRequest,
+    ChoiceChallengeResponse,
+    ChoiceSignInRequest,
     ConfirmRequest,
     MeResponse,
     MessageResponse,
+    MFAPreferenceRequest,
+    MFASetupAssociateRequest,
+    MFASetupVerifyRequest,
     RefreshRequest,
     ResetPasswordRequest,
+    SelectChallengeRequest,
     SignInRequest,
     SignUpForm,
     SignUpRequest,
     SignUpResponse,
+    SoftwareTokenResponse,
     TokenResponse,
+    TotpVerifyRequest,
     UsernameRequest,
 )
 from .client import CognitoAuthClient
@@ -121,6 +130,12 @@ def auth_router(
     429 with `Retry-After`; Cognito unreachable 503; anything else 502. Invalid bodies are 422
     without the values sent. Forgot-password and resend-code answer the same whether or not
     the account exists.
+
+    `/signin` proves the password with SRP unless `sign_in_flow` says otherwise. Choice-based
+    and passwordless sign-in: `/signin/choice`, `/challenge/select`; authenticator set-up
+    during sign-in: `/challenge/mfa-setup/associate`, `/challenge/mfa-setup/verify`; with a
+    bearer access token: `/mfa/totp/associate`, `/mfa/totp/verify`, `/mfa/preferences`
+    (docs/mfa-and-srp.md).
 
     Args:
         settings: the pool, its app clients and `idp_endpoint`; read from the environment when
@@ -301,4 +316,129 @@ def auth_router(
             username=user.username, claims=dict(creds.claims.payload), attributes=user.attributes
         )
 
+    _add_mfa_routes(router, cognito, attempt, signed_in)
     return router
+
+
+_SESSION_EXPIRED: Answer = (401, "The sign-in session is invalid or has expired")
+_Attempt = Callable[..., Coroutine[Any, Any, Any]]
+_Outcome = TokenResponse | ChoiceChallengeResponse
+
+
+def _add_mfa_routes(
+    router: APIRouter, cognito: CognitoAuthClient, attempt: _Attempt, signed_in: Any
+) -> None:
+    """Choice-based (passwordless) sign-in, authenticator-app set-up and MFA preferences."""
+    incorrect = {
+        NotAuthorizedError: INCORRECT_CREDENTIALS,
+        UserNotFoundError: INCORRECT_CREDENTIALS,
+    }
+    expired = {NotAuthorizedError: _SESSION_EXPIRED, UserNotFoundError: _SESSION_EXPIRED}
+    revoked = {NotAuthorizedError: INVALID_TOKEN, UserNotFoundError: INVALID_TOKEN}
+    union = _Outcome
+
+    def answer(result: AuthTokens | AuthChallenge) -> _Outcome:
+        if isinstance(result, AuthChallenge):
+            return ChoiceChallengeResponse(
+                challenge_name=result.name,
+                session=result.session,
+                username=result.username,
+                parameters=result.parameters,
+                available_challenges=list(result.available),
+            )
+        return _token_response(result)
+
+    @router.post(
+        "/signin/choice",
+        summary="Choice-based sign-in: a one-time code, a password or SRP",
+        response_model=union,
+    )
+    async def sign_in_choice(body: ChoiceSignInRequest) -> _Outcome:
+        password = body.password.get_secret_value() if body.password is not None else None
+        result = await attempt(
+            cognito.sign_in_choice(
+                body.username, preferred=body.preferred_challenge, password=password
+            ),
+            incorrect,
+        )
+        return answer(result)
+
+    @router.post(
+        "/challenge/select", summary="Answer SELECT_CHALLENGE with a factor", response_model=union
+    )
+    async def select_challenge(
+        body: SelectChallengeRequest,
+    ) -> _Outcome:
+        password = body.password.get_secret_value() if body.password is not None else None
+        pending = AuthChallenge(
+            name="SELECT_CHALLENGE", session=body.session, username=body.username
+        )
+        result = await attempt(
+            cognito.select_challenge(pending, body.answer, password=password), incorrect
+        )
+        return answer(result)
+
+    @router.post(
+        "/challenge/mfa-setup/associate",
+        summary="MFA_SETUP: the authenticator app's secret (shown once)",
+    )
+    async def mfa_setup_associate(body: MFASetupAssociateRequest) -> SoftwareTokenResponse:
+        setup = await attempt(cognito.associate_software_token(session=body.session), expired)
+        return SoftwareTokenResponse(secret_code=setup.secret_code, session=setup.session)
+
+    @router.post(
+        "/challenge/mfa-setup/verify",
+        summary="MFA_SETUP: confirm the authenticator app and finish signing in",
+        response_model=union,
+    )
+    async def mfa_setup_verify(
+        body: MFASetupVerifyRequest,
+    ) -> _Outcome:
+        session = await attempt(
+            cognito.verify_software_token(
+                body.code, session=body.session, device_name=body.device_name
+            ),
+            expired,
+        )
+        if session is None:
+            raise HTTPException(502, "Unexpected answer from the authentication service")
+        pending = AuthChallenge(name="MFA_SETUP", session=body.session, username=body.username)
+        result = await attempt(cognito.complete_mfa_setup(pending, session), expired)
+        return answer(result)
+
+    @router.post(
+        "/mfa/totp/associate",
+        summary="A new authenticator-app secret for the signed-in user (shown once)",
+    )
+    async def totp_associate(creds: signed_in) -> SoftwareTokenResponse:
+        setup = await attempt(
+            cognito.associate_software_token(access_token=creds.credentials), revoked
+        )
+        return SoftwareTokenResponse(secret_code=setup.secret_code)
+
+    @router.post("/mfa/totp/verify", summary="Confirm the signed-in user's authenticator app")
+    async def totp_verify(body: TotpVerifyRequest, creds: signed_in) -> MessageResponse:
+        await attempt(
+            cognito.verify_software_token(
+                body.code, access_token=creds.credentials, device_name=body.device_name
+            ),
+            revoked,
+        )
+        return MessageResponse(message="Authenticator app verified")
+
+    @router.post("/mfa/preferences", summary="Turn MFA methods on or off; pick one")
+    async def mfa_preferences(body: MFAPreferenceRequest, creds: signed_in) -> MessageResponse:
+        await attempt(
+            cognito.set_mfa_preference(
+                creds.credentials,
+                sms=body.sms,
+                totp=body.totp,
+                email=body.email,
+                preferred=body.preferred,
+            ),
+            {
+                **revoked,
+                InvalidParameterError: (400, "That MFA method cannot be used by this account"),
+            },
+        )
+        return MessageResponse(message="MFA preferences saved")
