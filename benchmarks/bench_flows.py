@@ -1,0 +1,529 @@
+"""`make bench-flows`: our `CognitoAuthClient` against boto3 and aioboto3, side by side in one run.
+
+Every client calls `InitiateAuth` (`USER_PASSWORD_AUTH`) on a stub of Cognito's JSON API: a
+raw asyncio HTTP/1.1 server in a process of its own on 127.0.0.1 that answers every call with
+one fixed JSON reply (tokens of realistic size) and keeps connections alive. It is not moto:
+moto spends milliseconds per call and would be what is measured. The stub's own CPU share is
+printed, so it can be seen not to be the bottleneck.
+
+Clients, each in a fresh process per measurement (so one's pool or garbage cannot slow another):
+- `ours`: `CognitoAuthClient.sign_in`, tokens parsed into `AuthTokens`;
+- `httpx2`: a bare `httpx2.AsyncClient.post` and `json.loads`, the floor our client is built on;
+- `boto3`: `client.initiate_auth` called directly, one thread (one call at a time only);
+- `boto3-thread`: the same through `anyio.to_thread.run_sync`, as an async app calls boto3;
+- `aioboto3`: `await client.initiate_auth(...)`.
+
+Each is measured one call at a time and with 50 calls in flight (asyncio tasks; boto3-thread
+uses anyio's default 40 worker threads). The boto3 clients get `max_pool_connections=50`, so
+none waits for a pooled connection. Per measurement: calls/s (wall clock) and client CPU per
+call (the whole process's CPU time, every thread, divided by the calls), after a warm-up that
+fills the pools. The clients take turns within each repetition, in a rotated order; the table
+shows medians and ranges over the repetitions, and each ratio is taken within a repetition.
+
+Nothing is short-circuited: no `sys.modules` entry is faked, so every dependency look-up the
+libraries do is paid. The run also counts the module searches (`sys.meta_path` look-ups) that
+happen during our client's measured calls; there must be none.
+
+Targets (exit 1 if one is missed): ours at least boto3-thread at both concurrencies, and at
+least 0.9x aioboto3 with 50 in flight.
+
+boto3, aioboto3 and a botocore they share are installed, with `pip install -e .` of this
+repository, into `.bench-flows-venv/` (pins in `benchmarks/flows-requirements.txt`), made on
+first use as `benchmarks/compare.py` makes its own. Run: `make bench-flows`, or
+`python benchmarks/bench_flows.py [--rebuild] [--reps N] [--calls N]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import importlib.abc
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import venv
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+VENV = ROOT / ".bench-flows-venv"
+REQUIREMENTS = HERE / "flows-requirements.txt"
+STAMP = VENV / ".flows-stamp"
+
+CLIENTS = ("ours", "httpx2", "boto3", "boto3-thread", "aioboto3")
+CONCURRENCIES = (1, 50)
+THREAD_TARGET = 1.0  # ours / boto3-thread, at both concurrencies
+AIOBOTO3_TARGET = 0.9  # ours / aioboto3, 50 in flight
+
+REGION = "us-east-1"
+POOL_ID = "us-east-1_BenchPool"
+CLIENT_ID = "4bench0client0id0abcdefghij"
+USERNAME = "alice@example.com"
+PASSWORD = "correct horse battery staple"  # noqa: S105
+
+
+# The virtualenv with the peers (same recipe as benchmarks/compare.py)
+
+
+def venv_python() -> Path:
+    return VENV / ("Scripts" if os.name == "nt" else "bin") / "python"
+
+
+def fingerprint() -> str:
+    digest = hashlib.sha256()
+    for path in (REQUIREMENTS, ROOT / "pyproject.toml"):
+        digest.update(path.read_bytes())
+    digest.update(f"{sys.version_info.major}.{sys.version_info.minor}".encode())
+    return digest.hexdigest()
+
+
+def ensure_venv(rebuild: bool) -> Path:
+    """Return .bench-flows-venv's interpreter, making the virtualenv first unless current."""
+    python = venv_python()
+    wanted = fingerprint()
+    current = STAMP.read_text().strip() if STAMP.exists() else None
+    if not rebuild and python.exists() and current == wanted:
+        return python
+    print(f"making {VENV.relative_to(ROOT)} ({REQUIREMENTS.relative_to(ROOT)})...", flush=True)
+    if VENV.exists():
+        shutil.rmtree(VENV)
+    venv.create(VENV, with_pip=True)
+    pip = [str(python), "-m", "pip", "--disable-pip-version-check", "--quiet"]
+    _run([*pip, "install", "--upgrade", "pip"])
+    _run([*pip, "install", "-r", str(REQUIREMENTS), "-e", f"{ROOT}[auth-flows]"])
+    _run([*pip, "check"])
+    STAMP.write_text(wanted + "\n")  # last: an interrupted install is redone next time
+    return python
+
+
+def _run(command: list[str]) -> None:
+    # Only ever .bench-flows-venv's own pip, with arguments written here.
+    result = subprocess.run(  # noqa: S603
+        command, cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        sys.stderr.write(result.stdout + result.stderr)
+        raise SystemExit(f"failed ({result.returncode}): {' '.join(command)}")
+
+
+# The stub of Cognito's JSON API
+
+
+def _reply_body() -> bytes:
+    # Sizes of real Cognito tokens: ~1 kB access and ID tokens, a ~1.8 kB opaque refresh token.
+    def jwt(size: int) -> str:
+        return "eyJraWQiOiJiZW5jaCIsImFsZyI6IlJTMjU2In0." + "x" * (size - 80) + ".sig"
+
+    return json.dumps(
+        {
+            "AuthenticationResult": {
+                "AccessToken": jwt(1050),
+                "ExpiresIn": 3600,
+                "IdToken": jwt(1250),
+                "RefreshToken": "eyJjdHkiOiJKV1QiLCJlbmMiOiJBMjU2R0NNIn0." + "r" * 1750,
+                "TokenType": "Bearer",
+            },
+            "ChallengeParameters": {},
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
+class _Stub(asyncio.Protocol):
+    """HTTP/1.1 with keep-alive; answers POST InitiateAuth, and GET /cpu with its CPU time."""
+
+    ok: bytes = b""
+    refused: bytes = b""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.buffer = b""
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while True:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = self.buffer[:end].lower()
+            length = 0
+            start = head.find(b"\r\ncontent-length:")
+            if start >= 0:
+                line_end = head.find(b"\r\n", start + 2)
+                length = int(head[start + 17 : line_end if line_end >= 0 else None])
+            if len(self.buffer) < end + 4 + length:
+                return
+            self.buffer = self.buffer[end + 4 + length :]
+            if head.startswith(b"get /cpu"):
+                text = repr(time.process_time()).encode()
+                self.transport.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(text), text)
+                )
+            elif b"x-amz-target: awscognitoidentityproviderservice.initiateauth" in head:
+                self.transport.write(self.ok)
+            else:
+                self.transport.write(self.refused)
+
+
+def _answer(status: str, body: bytes) -> bytes:
+    return (
+        f"HTTP/1.1 {status}\r\n"
+        "Content-Type: application/x-amz-json-1.1\r\n"
+        "x-amzn-RequestId: 8a4c3b1e-0000-4000-8000-00000000bench\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+
+
+def serve_stub() -> None:
+    """Run the stub on a free port of 127.0.0.1 and print the port."""
+    _Stub.ok = _answer("200 OK", _reply_body())
+    _Stub.refused = _answer(
+        "400 Bad Request", b'{"__type":"InvalidParameterException","message":"not InitiateAuth"}'
+    )
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(_Stub, "127.0.0.1", 0, backlog=1024)
+        print(server.sockets[0].getsockname()[1], flush=True)
+        await server.serve_forever()
+
+    asyncio.run(main())
+
+
+# The clients (run inside .bench-flows-venv, one process per measurement)
+
+
+class _SearchCounter(importlib.abc.MetaPathFinder):
+    """Counts module searches: imports of anything not already in sys.modules."""
+
+    searches = 0
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> None:
+        type(self).searches += 1
+        return None
+
+
+async def _drive(one: Callable[[], Awaitable[object]], concurrency: int, calls: int) -> float:
+    """Run `calls` calls, `concurrency` at a time; the wall-clock seconds they took."""
+    import anyio
+
+    per_task = calls // concurrency
+
+    async def worker() -> None:
+        for _ in range(per_task):
+            await one()
+
+    start = time.perf_counter()
+    async with anyio.create_task_group() as group:
+        for _ in range(concurrency):
+            group.start_soon(worker)
+    return time.perf_counter() - start
+
+
+def _boto3_client(name: str, port: int, concurrency: int) -> Any:
+    from botocore.config import Config
+
+    if name == "aioboto3":
+        import aioboto3
+
+        session: Any = aioboto3.Session()
+    else:
+        import boto3
+
+        session = boto3.session.Session()
+    # InitiateAuth is unsigned; the dummy keys only keep botocore from searching for real ones.
+    return session.client(
+        "cognito-idp",
+        region_name=REGION,
+        endpoint_url=f"http://127.0.0.1:{port}",
+        aws_access_key_id="AKIDBENCH",
+        aws_secret_access_key="bench",  # noqa: S106
+        config=Config(max_pool_connections=max(concurrency, 10), retries={"max_attempts": 1}),
+    )
+
+
+def measure(name: str, port: int, concurrency: int, calls: int) -> dict[str, Any]:
+    """Warm up, then time `calls` calls of client `name`: wall and process CPU seconds."""
+    import anyio
+
+    warm = max(200, 4 * concurrency)
+    calls -= calls % concurrency
+    counter = _SearchCounter()
+
+    def timed(wall: Callable[[], float]) -> dict[str, Any]:
+        cpu = time.process_time()
+        _SearchCounter.searches = 0
+        sys.meta_path.insert(0, counter)
+        try:
+            seconds = wall()
+        finally:
+            sys.meta_path.remove(counter)
+        return {
+            "wall": seconds,
+            "cpu": time.process_time() - cpu,
+            "calls": calls,
+            "searches": _SearchCounter.searches,
+        }
+
+    if name == "boto3":
+        client = _boto3_client(name, port, concurrency)
+
+        def loop(count: int) -> float:
+            start = time.perf_counter()
+            for _ in range(count):
+                client.initiate_auth(
+                    ClientId=CLIENT_ID,
+                    AuthFlow="USER_PASSWORD_AUTH",
+                    AuthParameters={"USERNAME": USERNAME, "PASSWORD": PASSWORD},
+                )
+            return time.perf_counter() - start
+
+        loop(warm)
+        return timed(lambda: loop(calls))
+
+    async def run() -> dict[str, Any]:
+        one, close = await _async_client(name, port, concurrency)
+        try:
+            await _drive(one, concurrency, warm - warm % concurrency)
+            cpu = time.process_time()
+            _SearchCounter.searches = 0
+            sys.meta_path.insert(0, counter)
+            try:
+                seconds = await _drive(one, concurrency, calls)
+            finally:
+                sys.meta_path.remove(counter)
+            return {
+                "wall": seconds,
+                "cpu": time.process_time() - cpu,
+                "calls": calls,
+                "searches": _SearchCounter.searches,
+            }
+        finally:
+            await close()
+
+    result: dict[str, Any] = anyio.run(run)
+    return result
+
+
+async def _async_client(
+    name: str, port: int, concurrency: int
+) -> tuple[Callable[[], Awaitable[object]], Callable[[], Awaitable[None]]]:
+    """One call of client `name`, and how to close it."""
+    if name == "ours":
+        from fastapi_cognito_jwt import AuthTokens, CognitoAuthClient, CognitoSettings
+
+        settings = CognitoSettings(
+            user_pool_id=POOL_ID, client_ids=[CLIENT_ID], idp_endpoint=f"http://127.0.0.1:{port}/"
+        )
+        ours = CognitoAuthClient(settings)
+        if not isinstance(await ours.sign_in(USERNAME, PASSWORD), AuthTokens):
+            raise SystemExit("the stub's reply did not give tokens")
+        return (lambda: ours.sign_in(USERNAME, PASSWORD)), ours.aclose
+    if name == "httpx2":
+        import httpx2
+
+        bare = httpx2.AsyncClient()
+        url = f"http://127.0.0.1:{port}/"
+        headers = {
+            "Content-Type": "application/x-amz-json-1.1",
+            "X-Amz-Target": "AWSCognitoIdentityProviderService.InitiateAuth",
+        }
+        body = {
+            "ClientId": CLIENT_ID,
+            "AuthFlow": "USER_PASSWORD_AUTH",
+            "AuthParameters": {"USERNAME": USERNAME, "PASSWORD": PASSWORD},
+        }
+
+        async def bare_call() -> object:
+            reply = await bare.post(url, content=json.dumps(body).encode(), headers=headers)
+            return json.loads(reply.content)
+
+        return bare_call, bare.aclose
+    if name == "boto3-thread":
+        import functools
+
+        import anyio.to_thread
+
+        client = _boto3_client(name, port, concurrency)
+        call = functools.partial(
+            client.initiate_auth,
+            ClientId=CLIENT_ID,
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": USERNAME, "PASSWORD": PASSWORD},
+        )
+
+        async def nothing() -> None:
+            client.close()
+
+        return (lambda: anyio.to_thread.run_sync(call)), nothing
+    if name == "aioboto3":
+        context = _boto3_client(name, port, concurrency)
+        client = await context.__aenter__()
+
+        async def aio_call() -> object:
+            return await client.initiate_auth(
+                ClientId=CLIENT_ID,
+                AuthFlow="USER_PASSWORD_AUTH",
+                AuthParameters={"USERNAME": USERNAME, "PASSWORD": PASSWORD},
+            )
+
+        async def aio_close() -> None:
+            await context.__aexit__(None, None, None)
+
+        return aio_call, aio_close
+    raise SystemExit(f"unknown client {name}")
+
+
+# The run
+
+
+def _stub_cpu(port: int) -> float:
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", "/cpu")
+        return float(connection.getresponse().read())
+    finally:
+        connection.close()
+
+
+def _one(python: str, name: str, port: int, concurrency: int, calls: int) -> dict[str, Any]:
+    command = [python, str(Path(__file__).resolve()), "--inside", "--worker", name]
+    command += ["--port", str(port), "--concurrency", str(concurrency), "--calls", str(calls)]
+    before = _stub_cpu(port)
+    # Only this script, with arguments written here.
+    done = subprocess.run(  # noqa: S603
+        command, cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        sys.stderr.write(done.stdout + done.stderr)
+        raise SystemExit(f"{name} at {concurrency} in flight failed")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    result["stub_cpu"] = _stub_cpu(port) - before
+    return result
+
+
+def _spread(values: Sequence[float], digits: int = 0) -> str:
+    return (
+        f"{statistics.median(values):.{digits}f} "
+        f"({min(values):.{digits}f}-{max(values):.{digits}f})"
+    )
+
+
+def run(reps: int, calls: int, clients: Sequence[str]) -> int:
+    stub = subprocess.Popen(  # noqa: S603
+        [sys.executable, str(Path(__file__).resolve()), "--inside", "--stub"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert stub.stdout is not None
+        port = int(stub.stdout.readline())
+        return _report(reps, calls, clients, port)
+    finally:
+        stub.terminate()
+        stub.wait()
+
+
+def _report(reps: int, calls: int, clients: Sequence[str], port: int) -> int:
+    results: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for rep in range(reps):
+        for concurrency in CONCURRENCIES:
+            names = [n for n in clients if not (n == "boto3" and concurrency > 1)]
+            shift = rep % len(names)
+            for name in names[shift:] + names[:shift]:
+                result = _one(sys.executable, name, port, concurrency, calls)
+                results.setdefault((name, concurrency), []).append(result)
+                print(
+                    f"  rep {rep + 1}/{reps} {name:>12} x{concurrency:<2}: "
+                    f"{result['calls'] / result['wall']:7.0f} calls/s, "
+                    f"{1e6 * result['cpu'] / result['calls']:5.0f} us CPU/call",
+                    flush=True,
+                )
+
+    print(f"\nInitiateAuth against a local stub, {reps} repetitions of {calls} calls each")
+    print(f"{'client':>13} {'in flight':>9} {'calls/s median (range)':>26} "
+          f"{'CPU us/call median (range)':>28} {'stub CPU':>9}")
+    for (name, concurrency), runs in results.items():
+        rates = [r["calls"] / r["wall"] for r in runs]
+        cpus = [1e6 * r["cpu"] / r["calls"] for r in runs]
+        stub_share = [r["stub_cpu"] / r["wall"] for r in runs]
+        print(f"{name:>13} {concurrency:>9} {_spread(rates):>26} {_spread(cpus):>28} "
+              f"{100 * statistics.median(stub_share):8.0f}%")
+
+    failures = []
+
+    def ratio(peer: str, concurrency: int, target: float) -> None:
+        if (peer, concurrency) not in results or ("ours", concurrency) not in results:
+            return
+        ours, theirs = results["ours", concurrency], results[peer, concurrency]
+        ratios = [
+            (a["calls"] / a["wall"]) / (b["calls"] / b["wall"]) for a, b in zip(ours, theirs)
+        ]
+        cpu = [
+            (b["cpu"] / b["calls"]) / (a["cpu"] / a["calls"]) for a, b in zip(ours, theirs)
+        ]
+        median = statistics.median(ratios)
+        verdict = "met" if median >= target else "MISSED"
+        print(f"ours / {peer:<12} x{concurrency:<2}: calls/s {_spread(ratios, 2)}, "
+              f"CPU per call {_spread(cpu, 2)}x less; target >= {target}: {verdict}")
+        if median < target:
+            failures.append(f"{peer} x{concurrency}")
+
+    print()
+    for concurrency in CONCURRENCIES:
+        ratio("boto3-thread", concurrency, THREAD_TARGET)
+    ratio("aioboto3", 50, AIOBOTO3_TARGET)
+    for concurrency in CONCURRENCIES:
+        ratio("httpx2", concurrency, 0.0)
+    searches = [r["searches"] for key, runs in results.items() if key[0] == "ours" for r in runs]
+    print(f"module searches during our measured calls: {max(searches, default=0)}")
+    if any(searches):
+        failures.append("module searches per call")
+    if failures:
+        print("targets missed: " + ", ".join(failures))
+        return 1
+    print("all targets met")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rebuild", action="store_true", help="make the virtualenv afresh")
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--calls", type=int, default=2000, help="measured calls per run")
+    parser.add_argument("--clients", default=",".join(CLIENTS))
+    parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--stub", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--concurrency", type=int, default=1, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if not args.inside:
+        python = ensure_venv(args.rebuild)
+        forwarded = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--rebuild"]
+        # Only this script again, inside the virtualenv it just made.
+        return subprocess.call(  # noqa: S603
+            [str(python), str(Path(__file__).resolve()), "--inside", *forwarded], cwd=ROOT
+        )
+    if args.stub:
+        serve_stub()
+        return 0
+    if args.worker:
+        print(json.dumps(measure(args.worker, args.port, args.concurrency, args.calls)))
+        return 0
+    clients = [name for name in args.clients.split(",") if name]
+    return run(args.reps, args.calls, clients)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
