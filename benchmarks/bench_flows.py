@@ -66,7 +66,7 @@ REGION = "us-east-1"
 POOL_ID = "us-east-1_BenchPool"
 CLIENT_ID = "4bench0client0id0abcdefghij"
 USERNAME = "alice@example.com"
-PASSWORD = "correct horse battery staple"  # noqa: S105
+PASSWORD = "correct horse battery staple"
 
 
 # The virtualenv with the peers (same recipe as benchmarks/compare.py)
@@ -245,9 +245,31 @@ def _boto3_client(name: str, port: int, concurrency: int) -> Any:
         region_name=REGION,
         endpoint_url=f"http://127.0.0.1:{port}",
         aws_access_key_id="AKIDBENCH",
-        aws_secret_access_key="bench",  # noqa: S106
+        aws_secret_access_key="bench",
         config=Config(max_pool_connections=max(concurrency, 10), retries={"max_attempts": 1}),
     )
+
+
+class _Meter:
+    """Process CPU time and module searches over the measured calls."""
+
+    def __init__(self, calls: int) -> None:
+        self.calls = calls
+        self.counter = _SearchCounter()
+
+    def __enter__(self) -> _Meter:
+        self.cpu = time.process_time()
+        _SearchCounter.searches = 0
+        sys.meta_path.insert(0, self.counter)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        sys.meta_path.remove(self.counter)
+        self.cpu = time.process_time() - self.cpu
+        self.searches = _SearchCounter.searches
+
+    def result(self, wall: float) -> dict[str, Any]:
+        return {"wall": wall, "cpu": self.cpu, "calls": self.calls, "searches": self.searches}
 
 
 def measure(name: str, port: int, concurrency: int, calls: int) -> dict[str, Any]:
@@ -255,23 +277,8 @@ def measure(name: str, port: int, concurrency: int, calls: int) -> dict[str, Any
     import anyio
 
     warm = max(200, 4 * concurrency)
-    calls -= calls % concurrency
-    counter = _SearchCounter()
-
-    def timed(wall: Callable[[], float]) -> dict[str, Any]:
-        cpu = time.process_time()
-        _SearchCounter.searches = 0
-        sys.meta_path.insert(0, counter)
-        try:
-            seconds = wall()
-        finally:
-            sys.meta_path.remove(counter)
-        return {
-            "wall": seconds,
-            "cpu": time.process_time() - cpu,
-            "calls": calls,
-            "searches": _SearchCounter.searches,
-        }
+    warm -= warm % concurrency
+    meter = _Meter(calls - calls % concurrency)
 
     if name == "boto3":
         client = _boto3_client(name, port, concurrency)
@@ -287,25 +294,17 @@ def measure(name: str, port: int, concurrency: int, calls: int) -> dict[str, Any
             return time.perf_counter() - start
 
         loop(warm)
-        return timed(lambda: loop(calls))
+        with meter:
+            wall = loop(meter.calls)
+        return meter.result(wall)
 
     async def run() -> dict[str, Any]:
         one, close = await _async_client(name, port, concurrency)
         try:
-            await _drive(one, concurrency, warm - warm % concurrency)
-            cpu = time.process_time()
-            _SearchCounter.searches = 0
-            sys.meta_path.insert(0, counter)
-            try:
-                seconds = await _drive(one, concurrency, calls)
-            finally:
-                sys.meta_path.remove(counter)
-            return {
-                "wall": seconds,
-                "cpu": time.process_time() - cpu,
-                "calls": calls,
-                "searches": _SearchCounter.searches,
-            }
+            await _drive(one, concurrency, warm)
+            with meter:
+                wall = await _drive(one, concurrency, meter.calls)
+            return meter.result(wall)
         finally:
             await close()
 
@@ -451,14 +450,18 @@ def _report(reps: int, calls: int, clients: Sequence[str], port: int) -> int:
                 )
 
     print(f"\nInitiateAuth against a local stub, {reps} repetitions of {calls} calls each")
-    print(f"{'client':>13} {'in flight':>9} {'calls/s median (range)':>26} "
-          f"{'CPU us/call median (range)':>28} {'stub CPU':>9}")
+    print(
+        f"{'client':>13} {'in flight':>9} {'calls/s median (range)':>26} "
+        f"{'CPU us/call median (range)':>28} {'stub CPU':>9}"
+    )
     for (name, concurrency), runs in results.items():
         rates = [r["calls"] / r["wall"] for r in runs]
         cpus = [1e6 * r["cpu"] / r["calls"] for r in runs]
         stub_share = [r["stub_cpu"] / r["wall"] for r in runs]
-        print(f"{name:>13} {concurrency:>9} {_spread(rates):>26} {_spread(cpus):>28} "
-              f"{100 * statistics.median(stub_share):8.0f}%")
+        print(
+            f"{name:>13} {concurrency:>9} {_spread(rates):>26} {_spread(cpus):>28} "
+            f"{100 * statistics.median(stub_share):8.0f}%"
+        )
 
     failures = []
 
@@ -467,15 +470,19 @@ def _report(reps: int, calls: int, clients: Sequence[str], port: int) -> int:
             return
         ours, theirs = results["ours", concurrency], results[peer, concurrency]
         ratios = [
-            (a["calls"] / a["wall"]) / (b["calls"] / b["wall"]) for a, b in zip(ours, theirs)
+            (a["calls"] / a["wall"]) / (b["calls"] / b["wall"])
+            for a, b in zip(ours, theirs, strict=True)
         ]
         cpu = [
-            (b["cpu"] / b["calls"]) / (a["cpu"] / a["calls"]) for a, b in zip(ours, theirs)
+            (b["cpu"] / b["calls"]) / (a["cpu"] / a["calls"])
+            for a, b in zip(ours, theirs, strict=True)
         ]
         median = statistics.median(ratios)
         verdict = "met" if median >= target else "MISSED"
-        print(f"ours / {peer:<12} x{concurrency:<2}: calls/s {_spread(ratios, 2)}, "
-              f"CPU per call {_spread(cpu, 2)}x less; target >= {target}: {verdict}")
+        print(
+            f"ours / {peer:<12} x{concurrency:<2}: calls/s {_spread(ratios, 2)}, "
+            f"CPU per call {_spread(cpu, 2)}x less; target >= {target}: {verdict}"
+        )
         if median < target:
             failures.append(f"{peer} x{concurrency}")
 
@@ -485,9 +492,14 @@ def _report(reps: int, calls: int, clients: Sequence[str], port: int) -> int:
     ratio("aioboto3", 50, AIOBOTO3_TARGET)
     for concurrency in CONCURRENCIES:
         ratio("httpx2", concurrency, 0.0)
-    searches = [r["searches"] for key, runs in results.items() if key[0] == "ours" for r in runs]
-    print(f"module searches during our measured calls: {max(searches, default=0)}")
-    if any(searches):
+    searches = {name: 0 for name, _ in results}
+    for (name, _), runs in results.items():
+        searches[name] = max(searches[name], *(r["searches"] for r in runs))
+    print(
+        "module searches during the measured calls: "
+        + ", ".join(f"{name} {count}" for name, count in searches.items())
+    )
+    if searches.get("ours"):
         failures.append("module searches per call")
     if failures:
         print("targets missed: " + ", ".join(failures))

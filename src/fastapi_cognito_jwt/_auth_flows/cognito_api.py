@@ -11,6 +11,7 @@ from typing import Any, TypeAlias
 import anyio
 import httpx2
 
+from .. import __version__
 from .._exceptions import (
     AliasExistsError,
     CodeDeliveryFailureError,
@@ -30,7 +31,6 @@ from .._exceptions import (
     UserNotConfirmedError,
     UserNotFoundError,
 )
-from .. import __version__
 from .._json import loads_object
 
 __all__ = ["MAX_REPLY_BYTES", "POOL_LIMITS", "Sender", "auth_error", "call"]
@@ -77,6 +77,7 @@ def _headers(operation: str, own: bool) -> httpx2.Headers:
 @lru_cache(maxsize=16)
 def _timeouts(timeout: float) -> dict[str, float | None]:
     return httpx2.Timeout(timeout).as_dict()
+
 
 _AUTH_ERRORS: dict[str, type[CognitoAuthError]] = {
     "UsernameExistsException": UsernameExistsError,
