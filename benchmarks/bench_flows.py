@@ -272,13 +272,19 @@ class _Meter:
         return {"wall": wall, "cpu": self.cpu, "calls": self.calls, "searches": self.searches}
 
 
-def measure(name: str, port: int, concurrency: int, calls: int) -> dict[str, Any]:
-    """Warm up, then time `calls` calls of client `name`: wall and process CPU seconds."""
+def serve_rounds(name: str, port: int, concurrency: int) -> None:
+    """Set client `name` up, then for each line `N` on stdin time N calls; print a JSON line.
+
+    Each round starts with a short unmeasured warm-up, so that connections another client's
+    round left idle long enough to expire are reopened outside the measurement.
+    """
     import anyio
 
-    warm = max(200, 4 * concurrency)
-    warm -= warm % concurrency
-    meter = _Meter(calls - calls % concurrency)
+    warm = 2 * concurrency
+    rounds = (int(line) for line in sys.stdin)
+
+    def report(meter: _Meter, wall: float) -> None:
+        print(json.dumps(meter.result(wall)), flush=True)
 
     if name == "boto3":
         client = _boto3_client(name, port, concurrency)
@@ -293,23 +299,30 @@ def measure(name: str, port: int, concurrency: int, calls: int) -> dict[str, Any
                 )
             return time.perf_counter() - start
 
-        loop(warm)
-        with meter:
-            wall = loop(meter.calls)
-        return meter.result(wall)
+        loop(200)
+        print("ready", flush=True)
+        for calls in rounds:
+            loop(warm)
+            with _Meter(calls) as meter:
+                wall = loop(calls)
+            report(meter, wall)
+        return
 
-    async def run() -> dict[str, Any]:
+    async def run() -> None:
         one, close = await _async_client(name, port, concurrency)
         try:
-            await _drive(one, concurrency, warm)
-            with meter:
-                wall = await _drive(one, concurrency, meter.calls)
-            return meter.result(wall)
+            await _drive(one, concurrency, max(200, 4 * concurrency))
+            print("ready", flush=True)
+            while line := await anyio.to_thread.run_sync(sys.stdin.readline):
+                calls = int(line) - int(line) % concurrency
+                await _drive(one, concurrency, warm)
+                with _Meter(calls) as meter:
+                    wall = await _drive(one, concurrency, calls)
+                report(meter, wall)
         finally:
             await close()
 
-    result: dict[str, Any] = anyio.run(run)
-    return result
+    anyio.run(run)
 
 
 async def _async_client(
@@ -395,20 +408,41 @@ def _stub_cpu(port: int) -> float:
         connection.close()
 
 
-def _one(python: str, name: str, port: int, concurrency: int, calls: int) -> dict[str, Any]:
-    command = [python, str(Path(__file__).resolve()), "--inside", "--worker", name]
-    command += ["--port", str(port), "--concurrency", str(concurrency), "--calls", str(calls)]
-    before = _stub_cpu(port)
-    # Only this script, with arguments written here.
-    done = subprocess.run(  # noqa: S603
-        command, cwd=ROOT, capture_output=True, text=True, check=False
-    )
-    if done.returncode != 0:
-        sys.stderr.write(done.stdout + done.stderr)
-        raise SystemExit(f"{name} at {concurrency} in flight failed")
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    result["stub_cpu"] = _stub_cpu(port) - before
-    return result
+class _Worker:
+    """One client in a process of its own, timing a round of calls when asked."""
+
+    def __init__(self, name: str, port: int, concurrency: int) -> None:
+        self.name, self.port, self.concurrency = name, port, concurrency
+        command = [sys.executable, str(Path(__file__).resolve()), "--inside", "--worker", name]
+        command += ["--port", str(port), "--concurrency", str(concurrency)]
+        # Only this script, with arguments written here.
+        self.process = subprocess.Popen(  # noqa: S603
+            command, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        if self._line() != "ready":
+            raise SystemExit(f"{name} at {concurrency} in flight did not start")
+
+    def _line(self) -> str:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            raise SystemExit(f"{self.name} at {self.concurrency} in flight failed")
+        return line.strip()
+
+    def round(self, calls: int) -> dict[str, Any]:
+        assert self.process.stdin is not None
+        before = _stub_cpu(self.port)
+        self.process.stdin.write(f"{calls}\n")
+        self.process.stdin.flush()
+        result: dict[str, Any] = json.loads(self._line())
+        result["stub_cpu"] = _stub_cpu(self.port) - before
+        return result
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        if self.process.wait(timeout=30) != 0:
+            raise SystemExit(f"{self.name} at {self.concurrency} in flight failed")
 
 
 def _spread(values: Sequence[float], digits: int = 0) -> str:
@@ -435,21 +469,29 @@ def run(reps: int, calls: int, clients: Sequence[str]) -> int:
 
 def _report(reps: int, calls: int, clients: Sequence[str], port: int) -> int:
     results: dict[tuple[str, int], list[dict[str, Any]]] = {}
-    for rep in range(reps):
-        for concurrency in CONCURRENCIES:
-            names = [n for n in clients if not (n == "boto3" and concurrency > 1)]
-            shift = rep % len(names)
-            for name in names[shift:] + names[:shift]:
-                result = _one(sys.executable, name, port, concurrency, calls)
-                results.setdefault((name, concurrency), []).append(result)
+    for concurrency in CONCURRENCIES:
+        names = [n for n in clients if not (n == "boto3" and concurrency > 1)]
+        workers = [_Worker(name, port, concurrency) for name in names]
+        try:
+            for rep in range(reps):
+                shift = rep % len(workers)
+                for worker in workers[shift:] + workers[:shift]:
+                    result = worker.round(calls)
+                    results.setdefault((worker.name, concurrency), []).append(result)
                 print(
-                    f"  rep {rep + 1}/{reps} {name:>12} x{concurrency:<2}: "
-                    f"{result['calls'] / result['wall']:7.0f} calls/s, "
-                    f"{1e6 * result['cpu'] / result['calls']:5.0f} us CPU/call",
+                    f"  {concurrency} in flight, round {rep + 1}/{reps}: "
+                    + ", ".join(
+                        f"{name} {runs[-1]['calls'] / runs[-1]['wall']:.0f}/s"
+                        for (name, c), runs in results.items()
+                        if c == concurrency
+                    ),
                     flush=True,
                 )
+        finally:
+            for worker in workers:
+                worker.close()
 
-    print(f"\nInitiateAuth against a local stub, {reps} repetitions of {calls} calls each")
+    print(f"\nInitiateAuth against a local stub, {reps} paired rounds of {calls} calls each")
     print(
         f"{'client':>13} {'in flight':>9} {'calls/s median (range)':>26} "
         f"{'CPU us/call median (range)':>28} {'stub CPU':>9}"
@@ -511,8 +553,8 @@ def _report(reps: int, calls: int, clients: Sequence[str], port: int) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rebuild", action="store_true", help="make the virtualenv afresh")
-    parser.add_argument("--reps", type=int, default=5)
-    parser.add_argument("--calls", type=int, default=2000, help="measured calls per run")
+    parser.add_argument("--reps", type=int, default=15, help="paired rounds")
+    parser.add_argument("--calls", type=int, default=600, help="measured calls per round")
     parser.add_argument("--clients", default=",".join(CLIENTS))
     parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--stub", action="store_true", help=argparse.SUPPRESS)
@@ -531,7 +573,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         serve_stub()
         return 0
     if args.worker:
-        print(json.dumps(measure(args.worker, args.port, args.concurrency, args.calls)))
+        serve_rounds(args.worker, args.port, args.concurrency)
         return 0
     clients = [name for name in args.clients.split(",") if name]
     return run(args.reps, args.calls, clients)

@@ -22,7 +22,7 @@ import pytest
 
 import fastapi_cognito_jwt._exceptions as errors
 from fastapi_cognito_jwt import CognitoAuthClient, CognitoSettings
-from fastapi_cognito_jwt._auth_flows import cognito_api, results
+from fastapi_cognito_jwt._auth_flows import client as client_module, cognito_api, results
 from tests import fake_cognito as cognito, helpers
 from tests.fake_cognito import ACCESS, NEW_PASSWORD, PASSWORD, REFRESH, SESSION, SUB, USERNAME
 
@@ -335,12 +335,11 @@ async def test_the_secret_is_never_shown_and_a_refresh_with_it_needs_the_usernam
 def test_one_owned_pool_per_event_loop(fake: Fake, monkeypatch: pytest.MonkeyPatch) -> None:
     created: list[httpx2.AsyncBaseTransport] = []
 
-    def recording(**options: Any) -> httpx2.AsyncBaseTransport:
-        assert options == {"limits": cognito_api.POOL_LIMITS}
+    def recording() -> httpx2.AsyncBaseTransport:
         created.append(fake.transport())
         return created[-1]
 
-    monkeypatch.setattr(httpx2, "AsyncHTTPTransport", recording)
+    monkeypatch.setattr(client_module, "PooledTransport", recording)
     client = CognitoAuthClient(make())
 
     async def sign_out(times: int) -> None:

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from .._exceptions import CognitoServiceError, ConfigurationError
 from .._settings import CognitoSettings, load_settings
-from .cognito_api import POOL_LIMITS, Sender, call
+from .cognito_api import PooledTransport, Sender, call
 from .results import AuthChallenge, AuthTokens, CodeDelivery, CognitoUser, SignUpResult
 
 __all__ = ["CognitoAuthClient"]
@@ -50,9 +50,9 @@ class CognitoAuthClient:
         transport: an httpx2 transport to send through instead of the one this object
             creates (tests, emulators); `aclose()` closes it.
 
-    Without `http_client`, calls go straight to an httpx2 transport (HTTP/1.1, a pool of up to
-    100 connections, all kept alive between calls), skipping the `httpx2.AsyncClient` layers
-    that Cognito's API never needs.
+    Without `http_client`, calls go straight to httpx2 transports (HTTP/1.1, four pools of up
+    to 25 connections, all kept alive between calls), skipping the `httpx2.AsyncClient`
+    layers that Cognito's API never needs.
     """
 
     def __init__(
@@ -84,7 +84,7 @@ class CognitoAuthClient:
         self._http_client = http_client
         self._transport = transport
         self._transport_used = False
-        self._owned: httpx2.AsyncHTTPTransport | None = None
+        self._owned: PooledTransport | None = None
         self._owned_loop: object = None
 
     async def __aenter__(self) -> Self:
@@ -286,7 +286,7 @@ class CognitoAuthClient:
         # Tokens are new objects on each call; they compare equal for the same loop.
         loop = anyio.lowlevel.current_token()
         if self._owned is None or self._owned_loop != loop:
-            self._owned = httpx2.AsyncHTTPTransport(limits=POOL_LIMITS)
+            self._owned = PooledTransport()
             self._owned_loop = loop
         return self._owned
 

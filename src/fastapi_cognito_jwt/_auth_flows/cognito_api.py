@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import AsyncIterator
 from functools import lru_cache
 from typing import Any, TypeAlias
 
@@ -33,7 +34,7 @@ from .._exceptions import (
 )
 from .._json import loads_object
 
-__all__ = ["MAX_REPLY_BYTES", "POOL_LIMITS", "Sender", "auth_error", "call"]
+__all__ = ["MAX_REPLY_BYTES", "PooledTransport", "Sender", "auth_error", "call"]
 
 logger = logging.getLogger("fastapi_cognito_jwt")
 
@@ -41,11 +42,63 @@ MAX_REPLY_BYTES = 1024 * 1024
 _TARGET_PREFIX = "AWSCognitoIdentityProviderService."
 _ERROR_CODE = re.compile(r"[A-Za-z][A-Za-z0-9]{0,99}")
 
-# The pool of the transport `CognitoAuthClient` makes: HTTP/1.1, and every connection it opens
-# may stay idle in the pool. httpx2's default keeps 20, so a burst of more calls in flight
-# would close the surplus after each reply and open new connections (TCP and TLS handshakes)
-# for the next burst.
-POOL_LIMITS = httpx2.Limits(max_connections=100, max_keepalive_connections=100)
+
+class PooledTransport(httpx2.AsyncBaseTransport):
+    """HTTP/1.1 connections to Cognito in a few pools; each call goes to the least busy one.
+
+    httpcore2's pool walks all its connections and queued requests on every request and every
+    reply, so a call costs more the more calls are in flight; with 50 in flight that walk was
+    the largest single cost of a call. Four pools of 25 connections each walk a quarter as
+    many. One call at a time always takes the first pool, so a quiet app keeps a single
+    connection warm. Every connection a pool opens may stay idle in it: httpx2's default keeps
+    20, so a burst of more calls would close the surplus after each reply and open new
+    connections (TCP and TLS handshakes) for the next burst.
+    """
+
+    def __init__(self, pools: int = 4, connections_per_pool: int = 25) -> None:
+        limits = httpx2.Limits(
+            max_connections=connections_per_pool, max_keepalive_connections=connections_per_pool
+        )
+        self._pools = [httpx2.AsyncHTTPTransport(limits=limits) for _ in range(pools)]
+        self._busy = [0] * pools
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        busy = self._busy
+        index = busy.index(min(busy))
+        busy[index] += 1
+        try:
+            response = await self._pools[index].handle_async_request(request)
+        except BaseException:
+            busy[index] -= 1
+            raise
+        if response.is_closed:  # read already, as from a transport that hands over whole replies
+            busy[index] -= 1
+        else:
+            assert isinstance(response.stream, httpx2.AsyncByteStream)
+            response.stream = _Releasing(response.stream, busy, index)
+        return response
+
+    async def aclose(self) -> None:
+        for pool in self._pools:
+            await pool.aclose()
+
+
+class _Releasing(httpx2.AsyncByteStream):
+    """A reply's body that marks its pool one call less busy once it is closed."""
+
+    def __init__(self, stream: httpx2.AsyncByteStream, busy: list[int], index: int) -> None:
+        self._stream, self._busy, self._index = stream, busy, index
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._stream:
+            yield chunk
+
+    async def aclose(self) -> None:
+        if self._index >= 0:
+            self._busy[self._index] -= 1
+            self._index = -1
+        await self._stream.aclose()
+
 
 # Where a call goes: an `httpx2.AsyncClient` (injected by the app, used with its own settings),
 # or an httpx2 transport used directly. The transport path skips the client's layers (cookie
