@@ -491,7 +491,9 @@ def _report(reps: int, calls: int, clients: Sequence[str], port: int) -> int:
             for worker in workers:
                 worker.close()
 
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     print(f"\nInitiateAuth against a local stub, {reps} paired rounds of {calls} calls each")
+    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {load}")
     print(
         f"{'client':>13} {'in flight':>9} {'calls/s median (range)':>26} "
         f"{'CPU us/call median (range)':>28} {'stub CPU':>9}"
