@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-matrix lint typecheck unit bench bench-verify bench-telemetry bench-http bench-scale load fuzz fuzz-websocket clean
+.PHONY: install demo test test-matrix lint typecheck unit bench bench-verify bench-telemetry bench-http bench-scale bench-flows load fuzz fuzz-websocket clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -73,6 +73,12 @@ bench-http: $(STAMP)
 bench-scale: $(STAMP)
 	$(BIN)/python benchmarks/scale.py
 
+# CognitoAuthClient against boto3 (direct and via a thread) and aioboto3 on a local stub of
+# Cognito's API, 1 and 50 calls in flight; exit 1 if a target is missed (about 3 min). The
+# peers live in .bench-flows-venv, which benchmarks/bench_flows.py makes on first use.
+bench-flows:
+	$(PYTHON) benchmarks/bench_flows.py
+
 # 60 s of mixed valid, expired and garbage tokens against the example app under uvicorn.
 load: $(STAMP)
 	$(BIN)/python benchmarks/load.py
@@ -86,4 +92,4 @@ fuzz-websocket: $(STAMP)
 	$(BIN)/python -m fuzz.websocket
 
 clean:
-	rm -rf $(VENV) .venv-3.* .bench-venv .coverage .mypy_cache .pytest_cache .ruff_cache build dist
+	rm -rf $(VENV) .venv-3.* .bench-venv .bench-flows-venv .coverage .mypy_cache .pytest_cache .ruff_cache build dist

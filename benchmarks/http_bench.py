@@ -40,7 +40,6 @@ POSIX only (the server is forked).
 import argparse
 import asyncio
 import gc
-import importlib.util
 import multiprocessing
 import multiprocessing.process
 import os
@@ -70,11 +69,6 @@ from fastapi_cognito_jwt.testing import LocalUserPool
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks import forked_server
-
-# httpcore imports sniffio on every request; where it is not installed, each attempt is a
-# fruitless search of sys.path (see load.py). Say once that it is absent.
-if importlib.util.find_spec("sniffio") is None:
-    sys.modules["sniffio"] = None  # type: ignore[assignment]
 
 KINDS = ("open", "noop", "repeated", "username", "distinct")
 LABELS = {

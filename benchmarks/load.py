@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import importlib.util
 import json
 import multiprocessing
 import random
@@ -55,12 +54,6 @@ from fastapi import FastAPI
 
 from fastapi_cognito_jwt import CognitoSettings
 from fastapi_cognito_jwt.testing import LocalUserPool
-
-# httpcore imports sniffio on every request; where it is not installed, each attempt is a
-# fruitless search of sys.path that costs the generator a third of its time. Say once that it
-# is absent (the answer httpcore then falls back on, "asyncio", is the right one here).
-if importlib.util.find_spec("sniffio") is None:
-    sys.modules["sniffio"] = None  # type: ignore[assignment]
 
 # `python benchmarks/load.py` puts benchmarks/ on the path, not the repository root.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))

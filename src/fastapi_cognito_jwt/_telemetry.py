@@ -209,7 +209,7 @@ def jwks_fetch_span() -> Iterator[Span]:
 
 _CallP = ParamSpec("_CallP")
 _T = TypeVar("_T")
-_Call = Callable[Concatenate[Any, str, str, _CallP], Awaitable[_T]]
+_Call = Callable[Concatenate[Any, Any, str, _CallP], Awaitable[_T]]
 
 
 def traced_cognito_call(call: _Call[_CallP, _T]) -> _Call[_CallP, _T]:
@@ -221,7 +221,7 @@ def traced_cognito_call(call: _Call[_CallP, _T]) -> _Call[_CallP, _T]:
 
     @functools.wraps(call)
     async def traced(
-        client: Any, endpoint: str, operation: str, /, *args: _CallP.args, **kwargs: _CallP.kwargs
+        client: Any, endpoint: Any, operation: str, /, *args: _CallP.args, **kwargs: _CallP.kwargs
     ) -> _T:
         with _tracer.start_as_current_span(
             f"CognitoIdentityProvider/{operation}",

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import logging
 import re
-from typing import Any
+from collections.abc import AsyncIterator
+from functools import lru_cache
+from typing import Any, TypeAlias
 
 import anyio
 import httpx2
 
+from .. import __version__
 from .._exceptions import (
     AliasExistsError,
     CodeDeliveryFailureError,
@@ -32,13 +35,103 @@ from .._exceptions import (
 from .._json import loads_object
 from .._telemetry import traced_cognito_call
 
-__all__ = ["MAX_REPLY_BYTES", "auth_error", "call"]
+__all__ = ["MAX_REPLY_BYTES", "PooledTransport", "Sender", "auth_error", "call"]
 
 logger = logging.getLogger("fastapi_cognito_jwt")
 
 MAX_REPLY_BYTES = 1024 * 1024
 _TARGET_PREFIX = "AWSCognitoIdentityProviderService."
 _ERROR_CODE = re.compile(r"[A-Za-z][A-Za-z0-9]{0,99}")
+
+
+class PooledTransport(httpx2.AsyncBaseTransport):
+    """HTTP/1.1 connections to Cognito in a few pools; each call goes to the least busy one.
+
+    httpcore2's pool walks all its connections and queued requests on every request and every
+    reply, so a call costs more the more calls are in flight; with 50 in flight that walk was
+    the largest single cost of a call. Four pools of 25 connections each walk a quarter as
+    many. One call at a time always takes the first pool, so a quiet app keeps a single
+    connection warm. Every connection a pool opens may stay idle in it: httpx2's default keeps
+    20, so a burst of more calls would close the surplus after each reply and open new
+    connections (TCP and TLS handshakes) for the next burst.
+    """
+
+    def __init__(self, pools: int = 4, connections_per_pool: int = 25) -> None:
+        limits = httpx2.Limits(
+            max_connections=connections_per_pool, max_keepalive_connections=connections_per_pool
+        )
+        self._pools = [httpx2.AsyncHTTPTransport(limits=limits) for _ in range(pools)]
+        self._busy = [0] * pools
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        busy = self._busy
+        index = busy.index(min(busy))
+        busy[index] += 1
+        try:
+            response = await self._pools[index].handle_async_request(request)
+        except BaseException:
+            busy[index] -= 1
+            raise
+        if response.is_closed:  # read already, as from a transport that hands over whole replies
+            busy[index] -= 1
+        else:
+            assert isinstance(response.stream, httpx2.AsyncByteStream)
+            response.stream = _Releasing(response.stream, busy, index)
+        return response
+
+    async def aclose(self) -> None:
+        for pool in self._pools:
+            await pool.aclose()
+
+
+class _Releasing(httpx2.AsyncByteStream):
+    """A reply's body that marks its pool one call less busy once it is closed."""
+
+    def __init__(self, stream: httpx2.AsyncByteStream, busy: list[int], index: int) -> None:
+        self._stream, self._busy, self._index = stream, busy, index
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._stream:
+            yield chunk
+
+    async def aclose(self) -> None:
+        if self._index >= 0:
+            self._busy[self._index] -= 1
+            self._index = -1
+        await self._stream.aclose()
+
+
+# Where a call goes: an `httpx2.AsyncClient` (injected by the app, used with its own settings),
+# or an httpx2 transport used directly. The transport path skips the client's layers (cookie
+# jar, auth and redirect handling, header merging, event hooks) that a call to Cognito never
+# needs: about a quarter of the CPU a call costs (see docs/performance.md).
+Sender: TypeAlias = httpx2.AsyncClient | httpx2.AsyncBaseTransport
+
+# Compact separators: fewer bytes to send; the reading of the body is the same.
+_encode = json.JSONEncoder(separators=(",", ":")).encode
+
+
+@lru_cache(maxsize=128)
+def _headers(operation: str, own: bool) -> httpx2.Headers:
+    """The request headers of `operation`, built once (`own`: for the transport path)."""
+    headers = httpx2.Headers(
+        {
+            "Content-Type": "application/x-amz-json-1.1",
+            "X-Amz-Target": _TARGET_PREFIX + operation,
+            "Accept-Encoding": "identity",
+        }
+    )
+    if own:
+        # What an httpx2.AsyncClient would add; an injected client keeps its own User-Agent.
+        headers["Accept"] = "*/*"
+        headers["User-Agent"] = f"fastapi-cognito-jwt/{__version__}"
+    return headers
+
+
+@lru_cache(maxsize=16)
+def _timeouts(timeout: float) -> dict[str, float | None]:
+    return httpx2.Timeout(timeout).as_dict()
+
 
 _AUTH_ERRORS: dict[str, type[CognitoAuthError]] = {
     "UsernameExistsException": UsernameExistsError,
@@ -65,32 +158,42 @@ def auth_error(code: str, message: str = "") -> CognitoAuthError:
 
 @traced_cognito_call
 async def call(
-    client: httpx2.AsyncClient,
-    endpoint: str,
+    client: Sender,
+    endpoint: str | httpx2.URL,
     operation: str,
     body: dict[str, Any],
     timeout: float,
 ) -> dict[str, Any]:
     """POST one operation and return Cognito's JSON reply; raise the library's errors.
 
-    Logs name the operation and Cognito's error code only: bodies hold passwords, codes and
-    tokens, and Cognito's messages may quote them.
+    `client` is an `httpx2.AsyncClient`, or a transport to send through directly (which never
+    follows a redirect either). Logs name the operation and Cognito's error code only: bodies
+    hold passwords, codes and tokens, and Cognito's messages may quote them.
     """
-    headers = {
-        "Content-Type": "application/x-amz-json-1.1",
-        "X-Amz-Target": _TARGET_PREFIX + operation,
-        "Accept-Encoding": "identity",
-    }
-    content = json.dumps(body).encode()
+    content = _encode(body).encode()
     try:
         # The deadline covers the whole exchange, so a trickling reply cannot hold a request.
         with anyio.fail_after(timeout):
-            # follow_redirects=False here too: an injected client must not carry passwords
-            # to wherever a redirect points.
-            async with client.stream(
-                "POST", endpoint, content=content, headers=headers, follow_redirects=False
-            ) as reply:
+            if isinstance(client, httpx2.AsyncClient):
+                request = client.build_request(
+                    "POST", endpoint, content=content, headers=_headers(operation, False)
+                )
+                # follow_redirects=False here too: an injected client must not carry
+                # passwords to wherever a redirect points.
+                reply = await client.send(request, stream=True, follow_redirects=False)
+            else:
+                request = httpx2.Request(
+                    "POST",
+                    endpoint,
+                    content=content,
+                    headers=_headers(operation, True),
+                    extensions={"timeout": _timeouts(timeout)},
+                )
+                reply = await client.handle_async_request(request)
+            try:
                 status, data = reply.status_code, await _read(reply)
+            finally:
+                await reply.aclose()
     except (TimeoutError, httpx2.TimeoutException) as exc:
         logger.warning("Cognito %s: no answer within %s s", operation, timeout)
         raise CognitoUnreachableError(f"{operation}: Cognito did not answer in time") from exc
