@@ -69,6 +69,8 @@ def test_defaults() -> None:
         "jwks_miss_cooldown": 30.0, "jwks_max_stale": 86400.0, "http_timeout": 5.0,
         "max_token_bytes": 16384, "token_cache_size": 10000, "idp_endpoint": None,
         "allow_insecure_idp_endpoint": False, "client_secret": None,
+        "revocation_max_lifetime": 86400.0, "revocation_max_stale": 5.0,
+        "revocation_fail_open": False,
     }  # fmt: skip
     assert (settings.resolved_region, settings.accepted_issuers) == ("eu-west-1", (ISS,))
     assert settings.resolved_jwks_url == JWKS_URL

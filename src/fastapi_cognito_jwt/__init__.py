@@ -47,9 +47,11 @@ from ._exceptions import (
     PasswordResetRequiredError,
     PermissionDeniedError,
     RateLimitError,
+    RevocationUnavailableError,
     TokenError,
     TokenExpiredError,
     TokenNotYetValidError,
+    TokenRevokedError,
     TooManyFailedAttemptsError,
     TooManyRequestsError,
     UsernameExistsError,
@@ -66,6 +68,8 @@ from ._verification.dependencies import (
     require_scopes,
 )
 from ._verification.jwks import JWKSCache
+from ._verification.revocation import InMemoryRevocationList, Revocation, RevocationList
+from ._verification.revocation_redis import RedisRevocationList
 from ._verification.verifier import CognitoVerifier
 
 if _typing.TYPE_CHECKING:
@@ -102,6 +106,7 @@ __all__ = [
     "CognitoVerifier",
     "ConfigurationError",
     "ExpiredCodeError",
+    "InMemoryRevocationList",
     "InvalidClaimError",
     "InvalidClientError",
     "InvalidIssuerError",
@@ -118,12 +123,17 @@ __all__ = [
     "PasswordResetRequiredError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RedisRevocationList",
+    "Revocation",
+    "RevocationList",
+    "RevocationUnavailableError",
     "SignUpForm",
     "SignUpRequest",
     "SignUpResult",
     "TokenError",
     "TokenExpiredError",
     "TokenNotYetValidError",
+    "TokenRevokedError",
     "TokenUse",
     "TooManyFailedAttemptsError",
     "TooManyRequestsError",

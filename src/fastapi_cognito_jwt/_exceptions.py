@@ -16,6 +16,7 @@ CognitoJWTError
 │       ├── InvalidIssuerError
 │       ├── InvalidTokenUseError
 │       └── InvalidClientError
+│   └── TokenRevokedError     on the revocation list (signed out, session revoked)
 ├── PermissionDeniedError     verified, but lacks a required group or scope (HTTP 403)
 ├── JWKSUnavailableError      no usable signing key can be had right now   (HTTP 503)
 ├── CognitoAuthError          Cognito refused an auth-flow request; `.code`, `.message`
@@ -34,8 +35,9 @@ CognitoJWTError
 │       ├── LimitExceededError          LimitExceededException
 │       ├── TooManyRequestsError        TooManyRequestsException
 │       └── TooManyFailedAttemptsError  TooManyFailedAttemptsException
-└── CognitoServiceError       no usable answer from Cognito: HTML, not JSON, unexpected shape
-    └── CognitoUnreachableError   timeout or connection failure
+├── CognitoServiceError       no usable answer from Cognito: HTML, not JSON, unexpected shape
+│   └── CognitoUnreachableError   timeout or connection failure
+└── RevocationUnavailableError the revocation list may be missing entries     (HTTP 503)
 ```
 
 An error code without a class of its own raises `CognitoAuthError` itself, with the code.
@@ -73,9 +75,11 @@ __all__ = [
     "PasswordResetRequiredError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RevocationUnavailableError",
     "TokenError",
     "TokenExpiredError",
     "TokenNotYetValidError",
+    "TokenRevokedError",
     "TooManyFailedAttemptsError",
     "TooManyRequestsError",
     "UserNotConfirmedError",
@@ -253,3 +257,29 @@ class CognitoServiceError(CognitoJWTError):
 
 class CognitoUnreachableError(CognitoServiceError):
     """Raised when Cognito cannot be reached: a timeout or a connection failure."""
+
+
+class TokenRevokedError(TokenError):
+    """Raised when a verified token is on the revocation list; the FastAPI layer answers 401.
+
+    Its session was revoked (`RevokeToken`, by `origin_jti`) or its user signed out
+    (`GlobalSignOut`) after it was issued. The answer is the plain `invalid_token` one: it
+    does not tell that the token was revoked.
+    """
+
+    reason = "revoked"
+
+
+class RevocationUnavailableError(CognitoJWTError):
+    """Raised when the revocation list may be missing revocations; HTTP 503.
+
+    A shared list (Redis) that lost its connection for longer than
+    `CognitoSettings.revocation_max_stale` refuses every token rather than accept one that
+    was revoked elsewhere. `retry_after` is a suggested wait in seconds.
+    """
+
+    reason = "revocation_unavailable"
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

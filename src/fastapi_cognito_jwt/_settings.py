@@ -140,6 +140,24 @@ class CognitoSettings(BaseSettings):
         description="The secret of a confidential app client (the first of client_ids); "
         "auth flows then send `SECRET_HASH`.",
     )
+    revocation_max_lifetime: float = Field(
+        default=86400.0,
+        gt=0,
+        le=86400,
+        description="How long a revocation is kept, in seconds: the longest lifetime of the "
+        "pool's access and ID tokens (24 h at most, Cognito's limit).",
+    )
+    revocation_max_stale: float = Field(
+        default=5.0,
+        gt=0,
+        description="A shared revocation list (Redis) out of touch for longer than this, in "
+        "seconds, refuses every token with 503 (it may be missing revocations).",
+    )
+    revocation_fail_open: bool = Field(
+        default=False,
+        description="Accept tokens on the local copy alone when the shared revocation list "
+        "is out of touch, instead of 503 (logged as a warning).",
+    )
 
     if not TYPE_CHECKING:  # pragma: no branch
         # Wrap pydantic's ValidationError so callers catch one library exception. Hidden from

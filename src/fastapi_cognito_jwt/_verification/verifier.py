@@ -14,6 +14,7 @@ from .._settings import CognitoSettings, load_settings
 from .claims import ClaimsT, CognitoClaims, TokenUse, build_claims, check_claims
 from .jwks import JWKSCache
 from .parsed_token import ParsedToken, parse_token, remember_header
+from .revocation import InMemoryRevocationList, RevocationList
 from .signing_keys import check_signature
 from .token_cache import CachedToken, VerifiedTokenCache
 
@@ -43,6 +44,8 @@ class CognitoVerifier:
         http_client: an `httpx2.AsyncClient` for the JWKS cache this verifier makes.
         transport: an httpx2 transport for the JWKS cache this verifier makes (tests).
         clock: wall-clock time in seconds since the epoch, for tests.
+        revocations: the `RevocationList` checked after the claims (`self.revocations`);
+            by default an `InMemoryRevocationList` of this process.
     """
 
     def __init__(
@@ -54,6 +57,7 @@ class CognitoVerifier:
         http_client: httpx2.AsyncClient | None = None,
         transport: httpx2.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.time,
+        revocations: RevocationList | None = None,
     ) -> None:
         self.settings = load_settings(settings)
         if jwks is not None and (http_client is not None or transport is not None):
@@ -66,6 +70,14 @@ class CognitoVerifier:
         self._max_bytes = self.settings.max_token_bytes
         self._cache = VerifiedTokenCache(self.settings.token_cache_size)
         self._known_headers: dict[str, Mapping[str, Any]] = {}
+        if revocations is not None and not isinstance(revocations, RevocationList):
+            raise ConfigurationError("revocations must be a RevocationList")
+        # (Not `or`: an empty list is falsy.)
+        self.revocations = (
+            revocations
+            if revocations is not None
+            else InMemoryRevocationList(self.settings, clock=clock)
+        )
 
     @overload
     async def verify(self, token: str, *, token_use: TokenUse) -> CognitoClaims: ...
@@ -85,7 +97,9 @@ class CognitoVerifier:
         """Verify `token` as a `token_use` token and return its claims as `claims_model`.
 
         Raises:
-            TokenError: the token is not acceptable (a subclass says why).
+            TokenError: the token is not acceptable (a subclass says why; `TokenRevokedError`
+                when it is on the revocation list).
+            RevocationUnavailableError: a shared revocation list is out of touch.
             JWKSUnavailableError: no signing key can be had right now.
         """
         if token_use not in ("access", "id"):
@@ -94,13 +108,16 @@ class CognitoVerifier:
             raise MalformedTokenError("token is not a string")
         cached = self._cached(token, token_use, claims_model)
         if cached is not None:
+            self.revocations.check(cached)  # revocation: cached tokens too
             return cached
         parsed = parse_token(token, self._max_bytes, self._known_headers)
         # Most tokens are signed by a key at hand; only for the others is anything awaited.
         key = self.jwks.lookup(parsed.kid)
         if key is None:
             key = await self.jwks.get_key(parsed.kid)
-        return self._check(token, parsed, key, token_use, claims_model)
+        claims = self._check(token, parsed, key, token_use, claims_model)
+        self.revocations.check(claims)  # revocation: after the signature and the claims
+        return claims
 
     def _cached(
         self, token: str, token_use: TokenUse, claims_model: type[CognitoClaims]
