@@ -141,3 +141,138 @@ async def test_the_bearer_answers_a_revoked_token_like_any_invalid_one(
     assert_rejected(await send(app, "/", bearer(token)), INVALID, pool, token)
     assert "TokenRevokedError" in library_logs.text
     assert claims["origin_jti"] not in library_logs.text
+
+
+# -- the auth router records revocations ------------------------------------------------------
+
+
+def _router_app(pool: LocalUserPool, fake: Any, **settings: Any) -> tuple[Any, fcj.CognitoBearer]:
+    from fastapi import Depends, FastAPI
+
+    auth = pool.bearer(token_use="access", **settings)
+    client = fcj.CognitoAuthClient(pool.settings(**settings), transport=fake.transport())
+    app = FastAPI()
+    app.include_router(fcj.auth_router(client=client, bearer=auth), prefix="/auth")
+
+    @app.get("/hello", dependencies=[Depends(auth)])
+    async def hello() -> dict[str, str]:
+        return {}
+
+    return app, auth
+
+
+def _refreshed(pool: LocalUserPool, claims: dict[str, Any], rotated: str | None = None) -> Any:
+    from tests import fake_cognito
+
+    result: dict[str, Any] = {"AccessToken": pool.sign({**claims, "jti": "r"}), "ExpiresIn": 60}
+    if rotated:
+        result["RefreshToken"] = rotated
+    return fake_cognito.ok({"AuthenticationResult": result})
+
+
+async def _post(app: Any, path: str, *, token: str = "", body: Any = None) -> Any:
+    import httpx2
+
+    transport = httpx2.ASGITransport(app=app)
+    async with httpx2.AsyncClient(transport=transport, base_url="http://test") as client:
+        return await client.post(path, json=body, headers=bearer(token) if token else {})
+
+
+async def test_logout_signs_the_user_out_here_too(pool: LocalUserPool) -> None:
+    from tests.fake_cognito import FakeCognito
+
+    fake = FakeCognito()
+    app, _ = _router_app(pool, fake)
+    now = int(time.time())
+    claims = pool.access_claims(claims={"iat": now - 5, "auth_time": now - 5})
+    token, other_session = pool.sign(claims), pool.sign({**claims, "origin_jti": "o2"})
+    for _ in range(2):  # the second is served from the verified-token cache
+        assert (await send(app, "/hello", bearer(token))).status_code == 200
+    assert (await _post(app, "/auth/logout", token=token)).status_code == 204
+    assert [op for op, _ in fake.calls] == ["GlobalSignOut"]
+    for refused in (token, other_session):
+        assert_rejected(await send(app, "/hello", bearer(refused)), INVALID, pool, refused)
+    later = pool.access_token(claims={"iat": now + 2, "auth_time": now + 2})
+    assert (await send(app, "/hello", bearer(later))).status_code == 200
+
+
+async def test_logout_refused_by_cognito_still_signs_out_here(pool: LocalUserPool) -> None:
+    from tests.fake_cognito import FakeCognito, error
+
+    fake = FakeCognito()
+    fake.replies["GlobalSignOut"] = error("InternalErrorException", status=500)
+    app, _ = _router_app(pool, fake)
+    token = pool.access_token(claims={"iat": int(time.time()) - 5})
+    assert (await _post(app, "/auth/logout", token=token)).status_code == 502
+    assert_rejected(await send(app, "/hello", bearer(token)), INVALID, pool, token)
+
+
+async def test_revoke_refuses_the_session_even_after_its_access_token_expired(
+    pool: LocalUserPool,
+) -> None:
+    from tests.fake_cognito import FakeCognito
+
+    fake = FakeCognito()
+    app, auth = _router_app(pool, fake)
+    claims = pool.access_claims()
+    token, id_token = pool.sign(claims), pool.sign({**pool.id_claims(), **_same(claims)})
+    fake.replies["InitiateAuth"] = _refreshed(pool, claims, rotated="rotated-refresh")
+    assert (await send(app, "/hello", bearer(token))).status_code == 200
+    answer = await _post(app, "/auth/revoke", body={"refresh_token": "old-refresh"})
+    assert answer.status_code == 204
+    assert [(op, body.get("Token")) for op, body in fake.calls] == [
+        ("InitiateAuth", None),
+        ("RevokeToken", "old-refresh"),
+        ("RevokeToken", "rotated-refresh"),
+    ]
+    assert_rejected(await send(app, "/hello", bearer(token)), INVALID, pool, token)
+    other = pool.access_token()  # another sign-in of the same user
+    assert (await send(app, "/hello", bearer(other))).status_code == 200
+    with pytest.raises(fcj.TokenRevokedError):  # the session's ID token too
+        await auth.verifier.verify(id_token, token_use="id")
+
+
+def _same(claims: dict[str, Any]) -> dict[str, Any]:
+    return {"origin_jti": claims["origin_jti"], "sub": claims["sub"]}
+
+
+async def test_revoke_with_a_bad_refresh_token_revokes_nothing(pool: LocalUserPool) -> None:
+    from tests.fake_cognito import FakeCognito, error
+
+    fake = FakeCognito()
+    fake.replies["InitiateAuth"] = error("NotAuthorizedException")
+    app, auth = _router_app(pool, fake)
+    answer = await _post(app, "/auth/revoke", body={"refresh_token": "bad"})
+    assert (answer.status_code, answer.json()) == (401, {"detail": "Invalid refresh token"})
+    assert [op for op, _ in fake.calls] == ["InitiateAuth"]
+    assert len(auth.verifier.revocations) == 0
+
+
+async def test_revoke_of_a_revoked_session_still_revokes_at_cognito(pool: LocalUserPool) -> None:
+    from tests.fake_cognito import FakeCognito
+
+    fake = FakeCognito()
+    app, auth = _router_app(pool, fake)
+    claims = pool.access_claims()
+    await auth.verifier.revocations.revoke_session(claims["origin_jti"])
+    fake.replies["InitiateAuth"] = _refreshed(pool, claims)
+    assert (await _post(app, "/auth/revoke", body={"refresh_token": "r"})).status_code == 204
+    assert [op for op, _ in fake.calls] == ["InitiateAuth", "RevokeToken"]
+
+
+async def test_revoke_refuses_a_refreshed_token_it_cannot_verify(
+    pool: LocalUserPool, library_logs: pytest.LogCaptureFixture
+) -> None:
+    from tests.fake_cognito import FakeCognito
+
+    fake = FakeCognito()
+    app, auth = _router_app(pool, fake)
+    fake.replies["InitiateAuth"] = _refreshed(pool, {**pool.access_claims(), "client_id": "x"})
+    answer = await _post(app, "/auth/revoke", body={"refresh_token": "r"})
+    assert answer.status_code == 502
+    assert [op for op, _ in fake.calls] == ["InitiateAuth"]
+    # Without origin_jti nothing can be revoked here, but Cognito still revokes.
+    fake.replies["InitiateAuth"] = _refreshed(pool, pool.access_claims(claims={"origin_jti": None}))
+    assert (await _post(app, "/auth/revoke", body={"refresh_token": "r"})).status_code == 204
+    assert "no origin_jti" in library_logs.text
+    assert len(auth.verifier.revocations) == 0
