@@ -324,7 +324,7 @@ def auth_router(
         # expired, and cannot name another session, as an access token sent along could.
         if cognito.settings.client_secret is not None and body.username is None:
             raise HTTPException(400, "username is required to revoke with this app client")
-        refused = {
+        refused: dict[type[Exception], Answer] = {
             NotAuthorizedError: (401, "Invalid refresh token"),
             UserNotFoundError: (401, "Invalid refresh token"),
         }
