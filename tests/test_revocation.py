@@ -146,10 +146,18 @@ async def test_the_bearer_answers_a_revoked_token_like_any_invalid_one(
 # -- the auth router records revocations ------------------------------------------------------
 
 
+# Half a second into the second of `now` in the tests, whenever they run.
+NOW = int(time.time())
+
+
 def _router_app(pool: LocalUserPool, fake: Any, **settings: Any) -> tuple[Any, fcj.CognitoBearer]:
     from fastapi import Depends, FastAPI
 
-    auth = pool.bearer(token_use="access", **settings)
+    clock = FakeClock(NOW + 0.5)
+    verifier = fcj.CognitoVerifier(
+        pool.settings(**settings), transport=pool.transport(), clock=clock
+    )
+    auth = fcj.CognitoBearer(token_use="access", verifier=verifier)
     client = fcj.CognitoAuthClient(pool.settings(**settings), transport=fake.transport())
     app = FastAPI()
     app.include_router(fcj.auth_router(client=client, bearer=auth), prefix="/auth")
@@ -183,7 +191,7 @@ async def test_logout_signs_the_user_out_here_too(pool: LocalUserPool) -> None:
 
     fake = FakeCognito()
     app, _ = _router_app(pool, fake)
-    now = int(time.time())
+    now = NOW
     claims = pool.access_claims(claims={"iat": now - 5, "auth_time": now - 5})
     token, other_session = pool.sign(claims), pool.sign({**claims, "origin_jti": "o2"})
     for _ in range(2):  # the second is served from the verified-token cache
@@ -194,6 +202,21 @@ async def test_logout_signs_the_user_out_here_too(pool: LocalUserPool) -> None:
         assert_rejected(await send(app, "/hello", bearer(refused)), INVALID, pool, refused)
     later = pool.access_token(claims={"iat": now + 2, "auth_time": now + 2})
     assert (await send(app, "/hello", bearer(later))).status_code == 200
+    # A sign-in in the very second of the sign-out (whole seconds) is another session: served.
+    same_second = pool.access_token(claims={"iat": now, "auth_time": now})
+    assert (await send(app, "/hello", bearer(same_second))).status_code == 200
+
+
+async def test_logout_refuses_its_own_session_signed_in_the_same_second(
+    pool: LocalUserPool,
+) -> None:
+    from tests.fake_cognito import FakeCognito
+
+    app, _ = _router_app(pool, FakeCognito())
+    now = NOW
+    token = pool.access_token(claims={"iat": now, "auth_time": now})
+    assert (await _post(app, "/auth/logout", token=token)).status_code == 204
+    assert_rejected(await send(app, "/hello", bearer(token)), INVALID, pool, token)
 
 
 async def test_logout_refused_by_cognito_still_signs_out_here(pool: LocalUserPool) -> None:

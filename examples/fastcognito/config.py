@@ -8,7 +8,8 @@ from fastapi_cognito_jwt import CognitoSettings
 
 
 class Settings(BaseSettings):
-    """The pool, its region and the app client, plus two optional URLs for a local emulator."""
+    """The pool, its region and the app client, plus two optional URLs for a local emulator,
+    and `REDIS_URL` for a revocation list shared by replicas (in memory when unset)."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
 
@@ -17,6 +18,7 @@ class Settings(BaseSettings):
     AWS_COGNITO_USER_POOL_ID: str
     AWS_COGNITO_ENDPOINT_URL: str | None = None
     AWS_COGNITO_JWKS_URL: str | None = None
+    REDIS_URL: str | None = None
 
     def cognito(self) -> CognitoSettings:
         """The library's `CognitoSettings` for this pool and app client."""

@@ -293,8 +293,11 @@ def auth_router(
     @router.post("/logout", status_code=204, summary="Sign out everywhere")
     async def logout(creds: signed_in) -> Response:
         # Cognito's sign-out reaches no locally verified token: refuse them here, first, so
-        # that the sign-out holds here even if Cognito fails to answer.
+        # that the sign-out holds here even if Cognito fails to answer. The user's sign-ins
+        # before this second, and this token's session whenever it began.
         await verifier.revocations.revoke_user(creds.claims.iss, creds.claims.sub)
+        if creds.claims.origin_jti is not None:
+            await verifier.revocations.revoke_session(creds.claims.origin_jti)
         await attempt(
             cognito.global_sign_out(creds.credentials),
             {NotAuthorizedError: INVALID_TOKEN, UserNotFoundError: INVALID_TOKEN},

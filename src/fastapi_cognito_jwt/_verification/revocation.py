@@ -9,6 +9,7 @@ and the claims, for cached tokens too.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable
 from typing import NamedTuple
@@ -106,8 +107,12 @@ class RevocationList:
         await self.record([Revocation("session", origin_jti, "", 0.0, self._expiry())])
 
     async def revoke_user(self, issuer: str, sub: str, *, at: float | None = None) -> None:
-        """Refuse every token of the user (`issuer`, `sub`) signed in before `at` (default
-        now), as Cognito's `GlobalSignOut` does: for an admin disabling an account, say.
+        """Refuse every token of the user (`issuer`, `sub`) signed in before `at`, as Cognito's
+        `GlobalSignOut` does: for an admin disabling an account, say.
+
+        `at` defaults to the start of the current second: Cognito's times are whole seconds,
+        so a sign-in just after the sign-out, in the same second, is not refused (nor one
+        just before it: revoke the session you know of too, as `/logout` does).
 
         Pair it with Cognito's `AdminUserGlobalSignOut`: the entry lasts as long as a token
         can, not as long as a refresh token that Cognito did not revoke.
@@ -118,7 +123,7 @@ class RevocationList:
         """
         if not (isinstance(issuer, str) and issuer and isinstance(sub, str) and sub):
             raise ConfigurationError("issuer and sub must be non-empty strings")
-        when = self._clock() if at is None else at
+        when = math.floor(self._clock()) if at is None else at
         entry = Revocation("user", sub, issuer, float(when), self._expiry(when))
         await self.record([entry])
 
