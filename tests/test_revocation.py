@@ -96,6 +96,25 @@ async def test_entries_expire_after_the_longest_token_lifetime(pool: LocalUserPo
     assert revocations.entries() == []
 
 
+async def test_entries_come_back_as_they_were_recorded(pool: LocalUserPool) -> None:
+    # uuids are held as 128-bit ints (memory); other strings as they are.
+    clock = FakeClock(1_700_000_000.25)
+    revocations = fcj.InMemoryRevocationList(pool.settings(), clock=clock)
+    session, sub = "0f8fad5b-d9cb-469f-a165-70867728950e", "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+    await revocations.revoke_session(session)
+    await revocations.revoke_session("not-a-uuid")
+    await revocations.revoke_user(pool.issuer, sub, at=clock.now)
+    assert sorted(revocations.entries()) == [
+        fcj.Revocation("session", session, "", 0.0, 1_700_086_440.0),
+        fcj.Revocation("session", "not-a-uuid", "", 0.0, 1_700_086_440.0),
+        fcj.Revocation("user", sub, pool.issuer, 1_700_000_001.0, 1_700_086_401.0),
+    ]
+    # The same uuid in capitals is the same session.
+    claims = pool.access_claims(claims={"origin_jti": session.upper()})
+    with pytest.raises(fcj.TokenRevokedError):
+        revocations.check(fcj.CognitoClaims.model_validate(claims))
+
+
 async def test_revocation_arguments_are_checked(pool: LocalUserPool) -> None:
     revocations = fcj.InMemoryRevocationList(pool.settings())
     with pytest.raises(fcj.ConfigurationError):

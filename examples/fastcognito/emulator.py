@@ -73,7 +73,7 @@ def moto_server(host: str = "127.0.0.1", port: int | None = None) -> Iterator[st
     """Run moto's server on `host` (a free port by default); yield its base URL."""
     # werkzeug logs each request moto serves; the demo prints its own account of them.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    CognitoIdpResponse.revoke_token = _revoke_token
+    CognitoIdpResponse.revoke_token = _revoke_token  # type: ignore[attr-defined]
     server = ThreadedMotoServer(ip_address=host, port=port or free_port(host), verbose=False)
     server.start()
     try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
@@ -25,6 +26,7 @@ logger = logging.getLogger("fastapi_cognito_jwt")
 # Expiry times are rounded up to this many seconds, so that entries recorded close together
 # share one int object (a million entries hold a few thousand ints, not a million).
 _EXPIRY_STEP = 60
+_UUID_LENGTH = 36
 # Expired entries are swept at most this often, on a write.
 _SWEEP_EVERY = 60.0
 
@@ -69,13 +71,18 @@ class RevocationList:
         self.settings = load_settings(settings)
         self._clock = clock
         self._lifetime = self.settings.revocation_max_lifetime
-        self._sessions: dict[str, int] = {}
-        self._users: dict[tuple[str, str], tuple[float, int]] = {}
-        self._expiries: dict[int, int] = {}
+        # origin_jti (compact) -> when the entry expires.
+        self._sessions: dict[int | str, int] = {}
+        # iss -> sub (compact) -> the sign-out time rounded up to a whole second (Cognito's
+        # times are whole seconds, so `auth_time < at` and `auth_time < ceil(at)` agree); the
+        # entry expires `lifetime` after it.
+        self._users: dict[str, dict[int | str, int]] = {}
+        self._user_count = 0
+        self._ints: dict[int, int] = {}
         self._next_sweep = clock() + _SWEEP_EVERY
 
     def __len__(self) -> int:
-        return len(self._sessions) + len(self._users)
+        return len(self._sessions) + self._user_count
 
     async def start(self) -> None:
         """Get ready to check (a shared backend loads the list); nothing to do here."""
@@ -85,14 +92,18 @@ class RevocationList:
 
     def check(self, claims: CognitoClaims) -> None:
         """Raise `TokenRevokedError` if the verified token `claims` is revoked."""
-        if self._sessions and claims.origin_jti in self._sessions:
-            raise TokenRevokedError("token's session was revoked")
+        if self._sessions:
+            origin_jti = claims.origin_jti
+            if origin_jti is not None and _compact(origin_jti) in self._sessions:
+                raise TokenRevokedError("token's session was revoked")
         if self._users:
-            signed_out = self._users.get((claims.iss, claims.sub))
-            if signed_out is not None:
-                signed_in = claims.auth_time if claims.auth_time is not None else claims.iat
-                if signed_in < signed_out[0]:
-                    raise TokenRevokedError("token's user signed out after it was issued")
+            users = self._users.get(claims.iss)
+            if users is not None:
+                signed_out = users.get(_compact(claims.sub))
+                if signed_out is not None:
+                    signed_in = claims.auth_time if claims.auth_time is not None else claims.iat
+                    if signed_in < signed_out:
+                        raise TokenRevokedError("token's user signed out after it was issued")
 
     async def revoke_session(self, origin_jti: str) -> None:
         """Refuse every token of the session `origin_jti` (the access and ID tokens of one
@@ -138,17 +149,20 @@ class RevocationList:
         for entry in entries:
             if entry.expires <= now:
                 continue
-            expires = self._shared(entry.expires)
+            key = _compact(entry.key)
             if entry.kind == "session":
-                if self._sessions.get(entry.key, 0) < expires:
-                    self._sessions[entry.key] = expires
+                expires = self._shared(-(-int(entry.expires) // _EXPIRY_STEP) * _EXPIRY_STEP)
+                if self._sessions.get(key, 0) < expires:
+                    self._sessions[key] = expires
                 added += 1
             elif entry.kind == "user":
-                key = (entry.issuer, entry.key)
-                known = self._users.get(key)
+                users = self._users.setdefault(entry.issuer, {})
+                at = self._shared(math.ceil(entry.at))
+                known = users.get(key)
                 # Two sign-outs of one user: the later one covers the earlier.
-                if known is None or known[0] < entry.at:
-                    self._users[key] = (entry.at, expires)
+                if known is None or known < at:
+                    self._user_count += known is None
+                    users[key] = at
                 added += 1
         if now >= self._next_sweep:
             self.sweep(now)
@@ -156,24 +170,56 @@ class RevocationList:
 
     def entries(self) -> list[Revocation]:
         """The entries held now (for re-publishing and tests)."""
-        sessions = [Revocation("session", k, "", 0.0, e) for k, e in self._sessions.items()]
-        users = [Revocation("user", sub, iss, at, e) for (iss, sub), (at, e) in self._users.items()]
-        return sessions + users
+        lifetime = self._lifetime
+        entries = [
+            Revocation("session", _expand(key), "", 0.0, float(expires))
+            for key, expires in self._sessions.items()
+        ]
+        for issuer, users in self._users.items():
+            entries.extend(
+                Revocation("user", _expand(key), issuer, float(at), at + lifetime)
+                for key, at in users.items()
+            )
+        return entries
 
     def sweep(self, now: float | None = None) -> None:
         """Forget the entries that no longer cover any valid token."""
         now = self._clock() if now is None else now
         self._sessions = {k: e for k, e in self._sessions.items() if e > now}
-        self._users = {k: v for k, v in self._users.items() if v[1] > now}
-        self._expiries = {k: v for k, v in self._expiries.items() if k > now}
+        oldest = now - self._lifetime
+        self._users = {
+            issuer: kept
+            for issuer, users in self._users.items()
+            if (kept := {k: at for k, at in users.items() if at > oldest})
+        }
+        self._user_count = sum(map(len, self._users.values()))
+        self._ints = {k: v for k, v in self._ints.items() if k > oldest}
         self._next_sweep = now + _SWEEP_EVERY
 
     def _expiry(self, start: float | None = None) -> float:
         return (self._clock() if start is None else start) + self._lifetime
 
-    def _shared(self, expires: float) -> int:
-        rounded = -(-int(expires) // _EXPIRY_STEP) * _EXPIRY_STEP
-        return self._expiries.setdefault(rounded, rounded)
+    def _shared(self, value: int) -> int:
+        return self._ints.setdefault(value, value)
+
+
+def _compact(value: str) -> int | str:
+    """A uuid string (what Cognito's `origin_jti` and `sub` are) as its 128-bit int: 48
+    bytes held instead of 85. Anything else stays as it is.
+
+    `int(_, 16)` also takes upper-case digits and underscores, so a string naming the same
+    uuid differently maps to the same key: it names the same session or user.
+    """
+    if len(value) == _UUID_LENGTH:
+        try:
+            return int(value.replace("-", ""), 16)
+        except ValueError:
+            pass
+    return value
+
+
+def _expand(key: int | str) -> str:
+    return str(uuid.UUID(int=key)) if isinstance(key, int) else key
 
 
 class InMemoryRevocationList(RevocationList):
