@@ -318,3 +318,21 @@ async def test_revoke_refuses_a_refreshed_token_it_cannot_verify(
     assert (await _post(app, "/auth/revoke", body={"refresh_token": "r"})).status_code == 204
     assert "no origin_jti" in library_logs.text
     assert len(auth.verifier.revocations) == 0
+
+
+async def test_the_memo_of_checked_strings_is_bounded(
+    pool: LocalUserPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fastapi_cognito_jwt._verification import revocation
+
+    monkeypatch.setattr(revocation, "_MEMO_SIZE", 2)
+    revocations = fcj.InMemoryRevocationList(pool.settings())
+    tokens = [fcj.CognitoClaims.model_validate(pool.access_claims()) for _ in range(5)]
+    assert tokens[0].origin_jti is not None
+    await revocations.revoke_session(tokens[0].origin_jti)
+    await revocations.revoke_user(pool.issuer, "someone-else")
+    for claims in tokens[1:] * 2:
+        revocations.check(claims)
+    assert len(revocations._memo) <= 2
+    with pytest.raises(fcj.TokenRevokedError):
+        revocations.check(tokens[0])

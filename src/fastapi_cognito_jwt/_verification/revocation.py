@@ -27,6 +27,9 @@ logger = logging.getLogger("fastapi_cognito_jwt")
 # share one int object (a million entries hold a few thousand ints, not a million).
 _EXPIRY_STEP = 60
 _UUID_LENGTH = 36
+# Strings recently checked, with their compact keys: a token sent again skips the conversion
+# (its claims hold the very same strings). Cleared when full.
+_MEMO_SIZE = 20_000
 # Expired entries are swept at most this often, on a write.
 _SWEEP_EVERY = 60.0
 
@@ -79,6 +82,7 @@ class RevocationList:
         self._users: dict[str, dict[int | str, int]] = {}
         self._user_count = 0
         self._ints: dict[int, int] = {}
+        self._memo: dict[str, int | str] = {}
         self._next_sweep = clock() + _SWEEP_EVERY
 
     def __len__(self) -> int:
@@ -94,12 +98,19 @@ class RevocationList:
         """Raise `TokenRevokedError` if the verified token `claims` is revoked."""
         if self._sessions:
             origin_jti = claims.origin_jti
-            if origin_jti is not None and _compact(origin_jti) in self._sessions:
-                raise TokenRevokedError("token's session was revoked")
+            if origin_jti is not None:
+                key = self._memo.get(origin_jti)
+                if key is None:
+                    key = self._remember(origin_jti)
+                if key in self._sessions:
+                    raise TokenRevokedError("token's session was revoked")
         if self._users:
             users = self._users.get(claims.iss)
             if users is not None:
-                signed_out = users.get(_compact(claims.sub))
+                key = self._memo.get(claims.sub)
+                if key is None:
+                    key = self._remember(claims.sub)
+                signed_out = users.get(key)
                 if signed_out is not None:
                     signed_in = claims.auth_time if claims.auth_time is not None else claims.iat
                     if signed_in < signed_out:
@@ -198,6 +209,12 @@ class RevocationList:
 
     def _expiry(self, start: float | None = None) -> float:
         return (self._clock() if start is None else start) + self._lifetime
+
+    def _remember(self, value: str) -> int | str:
+        if len(self._memo) >= _MEMO_SIZE:
+            self._memo.clear()
+        key = self._memo[value] = _compact(value)
+        return key
 
     def _shared(self, value: int) -> int:
         return self._ints.setdefault(value, value)
