@@ -165,19 +165,20 @@ async def test_the_bearer_answers_a_revoked_token_like_any_invalid_one(
 # -- the auth router records revocations ------------------------------------------------------
 
 
-# Half a second into the second of `now` in the tests, whenever they run.
-NOW = int(time.time())
+def _clock() -> FakeClock:
+    """Now, held half a second into the current second: tests of whole seconds never straddle."""
+    return FakeClock(int(time.time()) + 0.5)
 
 
-def _router_app(pool: LocalUserPool, fake: Any, **settings: Any) -> tuple[Any, fcj.CognitoBearer]:
+def _router_app(
+    pool: LocalUserPool, fake: Any, clock: FakeClock | None = None
+) -> tuple[Any, fcj.CognitoBearer]:
     from fastapi import Depends, FastAPI
 
-    clock = FakeClock(NOW + 0.5)
-    verifier = fcj.CognitoVerifier(
-        pool.settings(**settings), transport=pool.transport(), clock=clock
-    )
+    clock = clock or _clock()
+    verifier = fcj.CognitoVerifier(pool.settings(), transport=pool.transport(), clock=clock)
     auth = fcj.CognitoBearer(token_use="access", verifier=verifier)
-    client = fcj.CognitoAuthClient(pool.settings(**settings), transport=fake.transport())
+    client = fcj.CognitoAuthClient(pool.settings(), transport=fake.transport())
     app = FastAPI()
     app.include_router(fcj.auth_router(client=client, bearer=auth), prefix="/auth")
 
@@ -209,8 +210,9 @@ async def test_logout_signs_the_user_out_here_too(pool: LocalUserPool) -> None:
     from tests.fake_cognito import FakeCognito
 
     fake = FakeCognito()
-    app, _ = _router_app(pool, fake)
-    now = NOW
+    clock = _clock()
+    app, _ = _router_app(pool, fake, clock)
+    now = int(clock.now)
     claims = pool.access_claims(claims={"iat": now - 5, "auth_time": now - 5})
     token, other_session = pool.sign(claims), pool.sign({**claims, "origin_jti": "o2"})
     for _ in range(2):  # the second is served from the verified-token cache
@@ -231,8 +233,9 @@ async def test_logout_refuses_its_own_session_signed_in_the_same_second(
 ) -> None:
     from tests.fake_cognito import FakeCognito
 
-    app, _ = _router_app(pool, FakeCognito())
-    now = NOW
+    clock = _clock()
+    app, _ = _router_app(pool, FakeCognito(), clock)
+    now = int(clock.now)
     token = pool.access_token(claims={"iat": now, "auth_time": now})
     assert (await _post(app, "/auth/logout", token=token)).status_code == 204
     assert_rejected(await send(app, "/hello", bearer(token)), INVALID, pool, token)
