@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 
 import fastapi_cognito_jwt as fcj
 from fastapi_cognito_jwt.testing import LocalUserPool
@@ -103,10 +104,12 @@ async def test_entries_come_back_as_they_were_recorded(pool: LocalUserPool) -> N
     session, sub = "0f8fad5b-d9cb-469f-a165-70867728950e", "7c9e6679-7425-40de-944b-e07fc1f90ae7"
     await revocations.revoke_session(session)
     await revocations.revoke_session("not-a-uuid")
+    await revocations.revoke_session("x" * 36)  # uuid-long, not a uuid
     await revocations.revoke_user(pool.issuer, sub, at=clock.now)
     assert sorted(revocations.entries()) == [
         fcj.Revocation("session", session, "", 0.0, 1_700_086_440.0),
         fcj.Revocation("session", "not-a-uuid", "", 0.0, 1_700_086_440.0),
+        fcj.Revocation("session", "x" * 36, "", 0.0, 1_700_086_440.0),
         fcj.Revocation("user", sub, pool.issuer, 1_700_000_001.0, 1_700_086_401.0),
     ]
     # The same uuid in capitals is the same session.
@@ -339,3 +342,32 @@ async def test_the_memo_of_checked_strings_is_bounded(
     assert len(revocations._memo) <= 2
     with pytest.raises(fcj.TokenRevokedError):
         revocations.check(tokens[0])
+
+
+async def test_revoke_needs_the_username_with_a_secret_and_a_key_to_verify(
+    pool: LocalUserPool,
+) -> None:
+    from tests.fake_cognito import FakeCognito
+
+    fake = FakeCognito()
+    client = fcj.CognitoAuthClient(
+        pool.settings(client_secret="s3cret"), transport=fake.transport()
+    )
+    app = FastAPI()
+    app.include_router(fcj.auth_router(client=client, bearer=pool.bearer(token_use="access")))
+    assert (await _post(app, "/revoke", body={"refresh_token": "r"})).status_code == 400
+    assert fake.calls == []
+    # The refreshed token's key cannot be had (the JWKS endpoint fails): 503, and nothing
+    # is revoked at Cognito.
+    import httpx2
+
+    failing = httpx2.MockTransport(lambda request: httpx2.Response(500))
+    verifier = fcj.CognitoVerifier(pool.settings(), transport=failing)
+    auth = fcj.CognitoBearer(token_use="access", verifier=verifier)
+    app = FastAPI()
+    app.include_router(fcj.auth_router(client=client, bearer=auth))
+    fake.replies["InitiateAuth"] = _refreshed(pool, pool.access_claims())
+    answer = await _post(app, "/revoke", body={"refresh_token": "r", "username": "alice"})
+    assert answer.status_code == 503
+    assert "retry-after" in answer.headers
+    assert [op for op, _ in fake.calls] == ["InitiateAuth"]

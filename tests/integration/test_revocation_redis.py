@@ -75,13 +75,36 @@ async def test_a_revocation_reaches_the_other_replica_and_a_new_one(
     pool: LocalUserPool, redis_server: RedisServer
 ) -> None:
     token, origin_jti = session_token(pool)
+    now = int(time.time())
+    bob = pool.access_token(username="bob", claims={"iat": now - 10, "auth_time": now - 10})
     async with replica(pool, redis_server.url) as a, replica(pool, redis_server.url) as b:
         assert await outcome(b, token) == "ok"
         await a.revocations.revoke_session(origin_jti)
         assert await outcome(a, token) == "revoked"
         assert await eventually(lambda: _is(b, token, "revoked"), 1.0) < 1.0
+        claims = await b.verify(bob, token_use="access")
+        await b.revocations.revoke_user(claims.iss, claims.sub)  # the other way, a user
+        assert await eventually(lambda: _is(a, bob, "revoked"), 1.0) < 1.0
     async with replica(pool, redis_server.url) as c:  # started afterwards: loads the list
         assert await outcome(c, token) == "revoked"
+        assert await outcome(c, bob) == "revoked"
+        assert isinstance(c.revocations, fcj.RedisRevocationList)
+        assert c.revocations.in_touch
+
+
+async def test_the_list_as_a_context_manager_and_its_prefix(
+    pool: LocalUserPool, redis_server: RedisServer
+) -> None:
+    async with Redis.from_url(redis_server.url) as client:
+        for prefix in ("", "a*", "b[1]"):
+            with pytest.raises(fcj.ConfigurationError):
+                fcj.RedisRevocationList(pool.settings(), redis=client, prefix=prefix)
+        revocations = fcj.RedisRevocationList(pool.settings(), redis=client, prefix="app1")
+        async with revocations:
+            assert revocations.in_touch
+            await revocations.revoke_session("s1")
+            assert await client.exists("app1:s:s1")
+        assert revocations._task is None
 
 
 async def _is(verifier: fcj.CognitoVerifier, token: str, expected: str) -> bool:
@@ -256,3 +279,23 @@ async def test_a_flood_of_ten_thousand_revocations(
 
 async def _counts(verifier: fcj.CognitoVerifier, expected: int) -> bool:
     return len(verifier.revocations) == expected
+
+
+async def test_what_is_not_an_entry_is_ignored_and_logged(
+    pool: LocalUserPool, redis_server: RedisServer, library_logs: pytest.LogCaptureFixture
+) -> None:
+    prefix = "fastapi-cognito-jwt:revoked"
+    garbage = [b"{", b"[]", b'{"kind":"session","key":"","iss":"","at":0,"exp":1e12}',
+               b'{"kind":"user","key":"u","iss":"","at":0,"exp":1e12}',
+               b'{"kind":"other","key":"k","iss":"","at":0,"exp":1e12}',
+               b'{"kind":"session","key":"k","iss":"","at":0,"exp":"NaN"}']  # fmt: skip
+    async with Redis.from_url(redis_server.url) as writer:
+        for index, value in enumerate(garbage):
+            await writer.set(f"{prefix}:s:bad{index}", value)
+        async with replica(pool, redis_server.url) as a:
+            assert len(a.revocations) == 0
+            await writer.publish(f"{prefix}:events", b"not json")
+            token, origin_jti = session_token(pool)
+            await a.revocations.revoke_session(origin_jti)  # still works
+            assert await outcome(a, token) == "revoked"
+    assert library_logs.text.count("ignored an entry that is not one") == len(garbage) + 1
