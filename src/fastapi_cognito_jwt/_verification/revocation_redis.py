@@ -83,6 +83,10 @@ class RedisRevocationList(RevocationList):
         # Monotonic time of the last proof that the copy is complete: -inf until loaded.
         self._in_touch = -math.inf
         self._pending: list[Revocation] = []
+        # Revocations waiting to be written, each batch with the future its caller awaits: a
+        # flood of revocations is written in a few pipelines, not a connection each.
+        self._outbox: list[tuple[list[Revocation], asyncio.Future[None]]] = []
+        self._flushing: asyncio.Task[None] | None = None
         self._task: asyncio.Task[None] | None = None
         self._loaded = asyncio.Event()
         self._warned = False
@@ -110,11 +114,13 @@ class RedisRevocationList(RevocationList):
 
     async def aclose(self) -> None:
         """Stop following Redis (the client itself is yours to close)."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        for name in ("_task", "_flushing"):
+            task = getattr(self, name)
+            setattr(self, name, None)
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     def check(self, claims: CognitoClaims) -> None:
         """The local check, then: refuse (503) while the copy may be missing revocations."""
@@ -140,14 +146,31 @@ class RedisRevocationList(RevocationList):
         been out of touch for `revocation_max_stale`)."""
         batch = list(entries)
         self.apply(batch)
+        written = asyncio.get_running_loop().create_future()
+        self._outbox.append((batch, written))
+        if self._flushing is None or self._flushing.done():
+            self._flushing = asyncio.create_task(self._flush())
         try:
             async with asyncio.timeout(self._max_stale):
+                await asyncio.shield(written)
+        except TimeoutError:
+            logger.warning("Revocation not yet stored in Redis (slow); still writing")
+
+    async def _flush(self) -> None:
+        while self._outbox:
+            waiting, self._outbox = self._outbox, []
+            batch = [entry for entries, _ in waiting for entry in entries]
+            try:
                 await self._store(batch)
-        except (OSError, TimeoutError, _redis_error()) as exc:
-            self._pending.extend(batch)
-            logger.warning(
-                "Revocation not yet stored in Redis (%s); will retry", type(exc).__name__
-            )
+            except Exception as exc:  # Redis away: kept, written once it is back
+                self._pending.extend(batch)
+                logger.warning(
+                    "Revocation not yet stored in Redis (%s); will retry", type(exc).__name__
+                )
+            finally:
+                for _, written in waiting:
+                    if not written.done():
+                        written.set_result(None)
 
     # --- following Redis ------------------------------------------------------------------
 
@@ -230,12 +253,6 @@ class RedisRevocationList(RevocationList):
         if entry.kind == "session":
             return f"{self.prefix}:s:{entry.key}"
         return f"{self.prefix}:u:{json.dumps([entry.issuer, entry.key])}"
-
-
-def _redis_error() -> type[Exception]:
-    from redis.exceptions import RedisError
-
-    return RedisError
 
 
 def _text(value: bytes | str) -> str:
