@@ -5,7 +5,8 @@ refresh, password change and sign-out on Cognito, and routes that need a valid a
 The demo starts moto's Cognito server on 127.0.0.1 with the app's user pool, serves the app
 with uvicorn at http://127.0.0.1:8000, walks a user's journey over real HTTP printing each
 request and answer (sign up, verify, sign in, the protected route, refresh, change the
-password, sign out), then keeps the app running for you to try at /docs until Ctrl-C.
+password, sign out and the protected route refusing the signed-out token, revoke a session
+with its refresh token), then keeps the app running for you to try at /docs until Ctrl-C.
 
     python -m examples.demo                          # walk through, then keep serving
     python -m examples.demo --exit-after-walkthrough # or DEMO_EXIT=1: stop after the walk
@@ -133,6 +134,29 @@ async def walk(base_url: str) -> list[int]:
         await w.send(
             "Who am I, after logging out: Cognito refuses", "GET", f"{auth}/me", token=access
         )
+        await w.send(
+            "The protected route, after logging out: refused here too (revocation list)",
+            "GET",
+            "/api/v1/users/hello",
+            token=access,
+        )
+        session = {"username": EMAIL, "password": NEW_PASSWORD}
+        tokens = (await w.send("Sign in again", "POST", f"{auth}/signin", body=session)).json()
+        access = tokens["access_token"]
+        await w.send("The protected route", "GET", "/api/v1/users/hello", token=access)
+        refresh = {"refresh_token": tokens["refresh_token"]}
+        await w.send(
+            "Revoke this session with its refresh token", "POST", f"{auth}/revoke", body=refresh
+        )
+        await w.send(
+            "The protected route with the revoked session's token",
+            "GET",
+            "/api/v1/users/hello",
+            token=access,
+        )
+        await w.send(
+            "Refresh with the revoked refresh token", "POST", f"{auth}/refresh", body=refresh
+        )
     return w.statuses
 
 
@@ -167,8 +191,8 @@ async def main(exit_after_walkthrough: bool, port: int) -> None:
             walked = True
             print(f"\nAnswers: {' '.join(map(str, statuses))}")
             print(
-                "Note: a signed-out access token still verifies locally until it expires; "
-                "Cognito refuses it (as /me showed)."
+                "Sign-out and revocation hold for locally verified tokens too: the app keeps a "
+                "revocation list (set REDIS_URL to share it between replicas)."
             )
             if not exit_after_walkthrough:
                 print(f"\nThe app keeps running: open {base_url}/docs  (Ctrl-C to stop)")

@@ -252,6 +252,7 @@ TOKEN_ERRORS = [
         (fcj.JWKSUnavailableError(SECRET, retry_after=2.2), (503, "3", h.UNAVAILABLE)),
         (fcj.JWKSUnavailableError(SECRET, retry_after=1.0), (503, "1", h.UNAVAILABLE)),
         (fcj.JWKSUnavailableError(SECRET, retry_after=0.01), (503, "1", h.UNAVAILABLE)),
+        (fcj.RevocationUnavailableError(SECRET, retry_after=4.0), (503, "4", h.UNAVAILABLE)),
         (fcj.CognitoJWTError(SECRET), DOWN),
         (fcj.ConfigurationError(SECRET), DOWN),
     ],

@@ -70,6 +70,8 @@ def test_defaults() -> None:
         "max_token_bytes": 16384, "token_cache_size": 10000, "idp_endpoint": None,
         "allow_insecure_idp_endpoint": False, "client_secret": None, "additional_pools": [],
         "resource_ids": [], "sign_in_flow": "USER_SRP_AUTH",
+        "revocation_max_lifetime": 86400.0, "revocation_max_stale": 5.0,
+        "revocation_fail_open": False,
     }  # fmt: skip
     assert (settings.resolved_region, settings.accepted_issuers) == ("eu-west-1", (ISS,))
     assert settings.resolved_jwks_url == JWKS_URL

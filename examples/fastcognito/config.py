@@ -9,7 +9,8 @@ from fastapi_cognito_jwt import CognitoSettings
 
 
 class Settings(BaseSettings):
-    """The pool, its region and the app client, plus two optional URLs for a local emulator."""
+    """The pool, its region and the app client, plus two optional URLs for a local emulator,
+    and `REDIS_URL` for a revocation list shared by replicas (in memory when unset)."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
 
@@ -20,6 +21,7 @@ class Settings(BaseSettings):
     AWS_COGNITO_JWKS_URL: str | None = None
     # SRP keeps the password in this process; USER_PASSWORD_AUTH only for emulators without it.
     AWS_COGNITO_SIGN_IN_FLOW: Literal["USER_SRP_AUTH", "USER_PASSWORD_AUTH"] = "USER_SRP_AUTH"
+    REDIS_URL: str | None = None
 
     def cognito(self) -> CognitoSettings:
         """The library's `CognitoSettings` for this pool and app client."""

@@ -2,7 +2,9 @@
 
 moto answers the user-pool API without an AWS account. Its confirmation step accepts any
 code (it sends no email), and it serves the pool's signing keys at
-`{server}/{pool_id}/.well-known/jwks.json`; everything else here is as in real Cognito.
+`{server}/{pool_id}/.well-known/jwks.json`. It has no `RevokeToken`: `moto_server` adds one
+(see `_revoke_token`). Everything else here is as in real Cognito; its tokens carry
+`origin_jti`, shared by a sign-in's tokens and their refreshes, as Cognito's do.
 """
 
 import logging
@@ -14,6 +16,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import boto3
+from moto.cognitoidp.responses import CognitoIdpResponse
+from moto.core.responses import EmptyResult
 from moto.server import ThreadedMotoServer
 
 from .config import Settings
@@ -52,11 +56,24 @@ def free_port(host: str = "127.0.0.1") -> int:
     return port
 
 
+def _revoke_token(self: CognitoIdpResponse) -> EmptyResult:
+    """`RevokeToken` as Cognito documents it, for moto, which lacks it: the refresh token of
+    the app client `ClientId` can no longer refresh (moto's `GlobalSignOut` does the same to
+    all of a user's). An unknown token is no error, as in Cognito."""
+    token, client_id = self._get_param("Token"), self._get_param("ClientId")
+    for user_pool in self.backend.user_pools.values():
+        session = user_pool.refresh_tokens.get(token)
+        if session is not None and session[0] == client_id:
+            user_pool.refresh_tokens[token] = None
+    return EmptyResult()
+
+
 @contextmanager
 def moto_server(host: str = "127.0.0.1", port: int | None = None) -> Iterator[str]:
     """Run moto's server on `host` (a free port by default); yield its base URL."""
     # werkzeug logs each request moto serves; the demo prints its own account of them.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    CognitoIdpResponse.revoke_token = _revoke_token  # type: ignore[attr-defined]
     server = ThreadedMotoServer(ip_address=host, port=port or free_port(host), verbose=False)
     server.start()
     try:

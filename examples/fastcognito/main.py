@@ -1,5 +1,7 @@
 """The FastCognito app: the auth flows under /api/v1/auth, protected routes under /api/v1/users."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI
@@ -7,6 +9,10 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi_cognito_jwt import (
     CognitoBearer,
     CognitoClaims,
+    CognitoVerifier,
+    InMemoryRevocationList,
+    RedisRevocationList,
+    RevocationList,
     auth_router,
     current_claims,
     current_username,
@@ -18,13 +24,37 @@ from .models import UserSignup
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; settings default to the environment and `.env`."""
-    cognito = (settings or get_settings()).cognito()
-    auth = CognitoBearer(cognito, token_use="access")
+    settings = settings or get_settings()
+    cognito = settings.cognito()
+    # Sign-outs and revoked sessions: shared by the replicas through Redis when REDIS_URL is
+    # set, else kept in this process. /logout and /revoke record them; every route refuses them.
+    revocations: RevocationList
+    if settings.REDIS_URL:
+        from redis.asyncio import Redis
+
+        redis = Redis.from_url(settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=2)
+        revocations = RedisRevocationList(cognito, redis=redis)
+    else:
+        revocations = InMemoryRevocationList(cognito)
+    auth = CognitoBearer(
+        token_use="access", verifier=CognitoVerifier(cognito, revocations=revocations)
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await revocations.start()
+        try:
+            yield
+        finally:
+            await revocations.aclose()
+            if isinstance(revocations, RedisRevocationList):
+                await revocations.redis.aclose()
 
     app = FastAPI(
         title="FastCognito",
         description="FastAPI Cognito API authentication service",
         version="1.0.0",
+        lifespan=lifespan,
     )
 
     @app.get("/")

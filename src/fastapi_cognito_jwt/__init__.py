@@ -48,9 +48,11 @@ from ._exceptions import (
     PasswordResetRequiredError,
     PermissionDeniedError,
     RateLimitError,
+    RevocationUnavailableError,
     TokenError,
     TokenExpiredError,
     TokenNotYetValidError,
+    TokenRevokedError,
     TooManyFailedAttemptsError,
     TooManyRequestsError,
     UsernameExistsError,
@@ -68,6 +70,8 @@ from ._verification.dependencies import (
     require_scopes,
 )
 from ._verification.jwks import JWKSCache
+from ._verification.revocation import InMemoryRevocationList, Revocation, RevocationList
+from ._verification.revocation_redis import RedisRevocationList
 from ._verification.verifier import CognitoVerifier
 from ._verification.websocket import CognitoWebSocketBearer
 
@@ -107,6 +111,7 @@ __all__ = [
     "CognitoWebSocketBearer",
     "ConfigurationError",
     "ExpiredCodeError",
+    "InMemoryRevocationList",
     "InvalidAudienceError",
     "InvalidClaimError",
     "InvalidClientError",
@@ -124,6 +129,10 @@ __all__ = [
     "PasswordResetRequiredError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RedisRevocationList",
+    "Revocation",
+    "RevocationList",
+    "RevocationUnavailableError",
     "SignUpForm",
     "SignUpRequest",
     "SignUpResult",
@@ -131,6 +140,7 @@ __all__ = [
     "TokenError",
     "TokenExpiredError",
     "TokenNotYetValidError",
+    "TokenRevokedError",
     "TokenUse",
     "TooManyFailedAttemptsError",
     "TooManyRequestsError",

@@ -15,7 +15,9 @@ CognitoJWTError
 │   └── InvalidClaimError     a claim is missing, mistyped or not accepted
 │       ├── InvalidIssuerError
 │       ├── InvalidTokenUseError
-│       └── InvalidClientError
+│       ├── InvalidClientError
+│       └── InvalidAudienceError  an access token's `aud` names no resource id here
+│   └── TokenRevokedError     on the revocation list (signed out, session revoked)
 ├── PermissionDeniedError     verified, but lacks a required group or scope (HTTP 403)
 ├── JWKSUnavailableError      no usable signing key can be had right now   (HTTP 503)
 ├── CognitoAuthError          Cognito refused an auth-flow request; `.code`, `.message`
@@ -34,8 +36,9 @@ CognitoJWTError
 │       ├── LimitExceededError          LimitExceededException
 │       ├── TooManyRequestsError        TooManyRequestsException
 │       └── TooManyFailedAttemptsError  TooManyFailedAttemptsException
-└── CognitoServiceError       no usable answer from Cognito: HTML, not JSON, unexpected shape
-    └── CognitoUnreachableError   timeout or connection failure
+├── CognitoServiceError       no usable answer from Cognito: HTML, not JSON, unexpected shape
+│   └── CognitoUnreachableError   timeout or connection failure
+└── RevocationUnavailableError the revocation list may be missing entries     (HTTP 503)
 ```
 
 An error code without a class of its own raises `CognitoAuthError` itself, with the code.
@@ -59,6 +62,8 @@ Every class carries a stable, machine-readable `reason` (snake_case, never token
 | InvalidIssuerError          | `wrong_issuer`                                         |
 | InvalidTokenUseError        | `wrong_token_use`                                      |
 | InvalidClientError          | `wrong_client`                                         |
+| InvalidAudienceError        | `wrong_audience`                                       |
+| TokenRevokedError           | `revoked` (its session revoked or its user signed out) |
 | PermissionDeniedError       | `permission_denied`                                    |
 | JWKSUnavailableError        | `jwks_unavailable`                                     |
 | CognitoAuthError            | `cognito_refused` (a code without a class; see `code`) |
@@ -79,6 +84,7 @@ Every class carries a stable, machine-readable `reason` (snake_case, never token
 | TooManyFailedAttemptsError  | `too_many_failed_attempts`                             |
 | CognitoServiceError         | `cognito_bad_reply`                                    |
 | CognitoUnreachableError     | `cognito_unreachable`                                  |
+| RevocationUnavailableError  | `revocation_unavailable`                               |
 
 `reason` is a class attribute; only `InvalidClaimError` may set a more precise one per
 instance (`reason=` keyword). A reason, once released, is never renamed.
@@ -90,6 +96,8 @@ for callers that need it and is never logged by the library.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 __all__ = [
     "AliasExistsError",
@@ -103,6 +111,7 @@ __all__ = [
     "ExpiredCodeError",
     "InvalidParameterError",
     "InvalidPasswordError",
+    "InvalidAudienceError",
     "InvalidClaimError",
     "InvalidClientError",
     "InvalidIssuerError",
@@ -116,9 +125,11 @@ __all__ = [
     "PasswordResetRequiredError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RevocationUnavailableError",
     "TokenError",
     "TokenExpiredError",
     "TokenNotYetValidError",
+    "TokenRevokedError",
     "TooManyFailedAttemptsError",
     "TooManyRequestsError",
     "UserNotConfirmedError",
@@ -228,6 +239,8 @@ class InvalidAudienceError(InvalidClaimError):
     An access token carries `aud` only when it was issued for a resource (resource binding);
     with no `resource_ids` configured, every such token is refused.
     """
+
+    reason: str = "wrong_audience"
 
     def __init__(self, message: str = "aud does not name this API") -> None:
         super().__init__(message, claim="aud")
@@ -378,3 +391,33 @@ class CognitoUnreachableError(CognitoServiceError):
     """Raised when Cognito cannot be reached: a timeout or a connection failure."""
 
     reason: str = "cognito_unreachable"
+
+
+class TokenRevokedError(TokenError):
+    """Raised when a verified token is on the revocation list; the FastAPI layer answers 401.
+
+    Its session was revoked (`RevokeToken`, by `origin_jti`) or its user signed out
+    (`GlobalSignOut`) after it was issued. The answer is the plain `invalid_token` one: it
+    does not tell that the token was revoked. `kind` says which: `"session"` or `"user"`.
+    """
+
+    reason = "revoked"
+
+    def __init__(self, message: str, *, kind: Literal["session", "user"]) -> None:
+        super().__init__(message)
+        self.kind: Literal["session", "user"] = kind
+
+
+class RevocationUnavailableError(CognitoJWTError):
+    """Raised when the revocation list may be missing revocations; HTTP 503.
+
+    A shared list (Redis) that lost its connection for longer than
+    `CognitoSettings.revocation_max_stale` refuses every token rather than accept one that
+    was revoked elsewhere. `retry_after` is a suggested wait in seconds.
+    """
+
+    reason = "revocation_unavailable"
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

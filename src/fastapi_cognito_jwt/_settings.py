@@ -278,6 +278,24 @@ class CognitoSettings(UserPoolSettings, BaseSettings):
         "(SRP, the password never leaves this process; the app client must allow "
         "`ALLOW_USER_SRP_AUTH`) or `USER_PASSWORD_AUTH` (sent to Cognito over TLS).",
     )
+    revocation_max_lifetime: float = Field(
+        default=86400.0,
+        gt=0,
+        le=86400,
+        description="How long a revocation is kept, in seconds: the longest lifetime of the "
+        "pool's access and ID tokens (24 h at most, Cognito's limit).",
+    )
+    revocation_max_stale: float = Field(
+        default=5.0,
+        gt=0,
+        description="A shared revocation list (Redis) out of touch for longer than this, in "
+        "seconds, refuses every token with 503 (it may be missing revocations).",
+    )
+    revocation_fail_open: bool = Field(
+        default=False,
+        description="Accept tokens on the local copy alone when the shared revocation list "
+        "is out of touch, instead of 503 (logged as a warning).",
+    )
 
     @field_validator("resource_ids", mode="before")
     @classmethod

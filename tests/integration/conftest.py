@@ -5,6 +5,10 @@ whole session (moto's tokens live an hour). boto3 gets dummy credentials and the
 no profile, config file or instance metadata is consulted.
 """
 
+import shutil
+import socket
+import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -14,6 +18,7 @@ import pytest
 from examples.fastcognito.emulator import (
     AWS_ENV,
     AWS_ENV_REMOVED,
+    free_port,
     idp_client,
     moto_server as start_moto_server,
 )
@@ -149,3 +154,48 @@ def plain_user(user_pool: MotoUserPool) -> SignedIn:
 def other_client_user(user_pool: MotoUserPool, admin_user: SignedIn) -> SignedIn:
     """`alice` again, signed in through the app client that the settings do not list."""
     return user_pool.sign_in(admin_user.username, client_id=user_pool.other_client_id)
+
+
+class RedisServer:
+    """Debian's `redis-server` on 127.0.0.1 and a free port: no persistence, so a restart is
+    empty, as a Redis without persistence comes back after a crash."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        command = [
+            shutil.which("redis-server") or "redis-server",
+            *("--bind", "127.0.0.1", "--port", str(self.port), "--save", ""),
+            *("--appendonly", "no", "--protected-mode", "yes", "--loglevel", "warning"),
+        ]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)  # noqa: S603
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", self.port)) == 0:
+                    probe.sendall(b"PING\r\n")
+                    if probe.recv(16).startswith(b"+PONG"):
+                        return
+            time.sleep(0.02)
+        raise RuntimeError("redis-server did not start")
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, not a shutdown."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A fresh `redis-server` for one test (started, killed and restarted as the test wants)."""
+    if shutil.which("redis-server") is None:
+        pytest.fail("redis-server is not installed (apt-get install redis-server; .ci/run does)")
+    server = RedisServer(free_port())
+    server.start()
+    yield server
+    server.kill()

@@ -36,10 +36,12 @@ def test_walkthrough_then_exit() -> None:
     assert run.returncode == 0, out
     answers = [line.split()[1] for line in out.splitlines() if line.startswith("  -> ")]
     # sign up, duplicate, sign in unverified, verify, wrong password, unknown user, sign in,
-    # no token, protected route, me, refresh, change password, logout, me after logout
+    # no token, protected route, me, refresh, change password, logout, me after logout, the
+    # protected route after logout, sign in again, protected route, revoke, the protected route
+    # with the revoked session's token, refresh with the revoked refresh token
     assert answers == [
         "201", "409", "403", "200", "401", "401", "200", "401", "200", "200", "200", "200",
-        "204", "401",
+        "204", "401", "401", "200", "200", "204", "401", "401",
     ]  # fmt: skip
     assert f"Answers: {' '.join(answers)}" in out
     assert '"message": "User created successfully"' in out

@@ -15,14 +15,17 @@ from fastapi.routing import APIRoute
 
 from .._exceptions import (
     CognitoAuthError,
+    CognitoJWTError,
     CognitoServiceError,
     ConfigurationError,
     InvalidParameterError,
     NotAuthorizedError,
+    TokenError,
+    TokenRevokedError,
     UserNotFoundError,
 )
 from .._settings import CognitoSettings
-from .._verification.bearer import CognitoBearer, CognitoCredentials
+from .._verification.bearer import CognitoBearer, CognitoCredentials, http_exception
 from .bodies import (
     ChallengeAnswer,
     ChallengeResponse,
@@ -124,7 +127,10 @@ def auth_router(
 
     Routes (all JSON): `POST /signup` (201), `/verify`, `/resend-code`, `/signin`,
     `/challenge`, `/refresh`, `/forgot-password`, `/reset-password`, and with a bearer
-    access token `/change-password`, `POST /logout` (204) and `GET /me`. Failures are fixed
+    access token `/change-password`, `POST /logout` (204) and `GET /me`; `POST /revoke` (204)
+    with a refresh token. `/logout` and `/revoke` also put the user or the session on the
+    bearer's revocation list (`bearer.verifier.revocations`), so that their tokens are refused
+    here too, not only by Cognito. Failures are fixed
     texts: duplicate user 409; wrong or expired code 400; wrong password and unknown user the
     same 401; unconfirmed user 403; password policy 400 with Cognito's policy text; throttling
     429 with `Retry-After`; Cognito unreachable 503; anything else 502. Invalid bodies are 422
@@ -167,6 +173,7 @@ def auth_router(
                 await cognito.aclose()
 
     router = APIRouter(tags=list(tags), route_class=_ScrubbedRoute, lifespan=lifespan)
+    verifier = bearer.verifier
     signed_in = Annotated[CognitoCredentials, Depends(bearer)]
 
     async def attempt(
@@ -300,10 +307,53 @@ def auth_router(
 
     @router.post("/logout", status_code=204, summary="Sign out everywhere")
     async def logout(creds: signed_in) -> Response:
+        # Cognito's sign-out reaches no locally verified token: refuse them here, first, so
+        # that the sign-out holds here even if Cognito fails to answer. The user's sign-ins
+        # before this second, and this token's session whenever it began.
+        await verifier.revocations.revoke_user(creds.claims.iss, creds.claims.sub)
+        if creds.claims.origin_jti is not None:
+            await verifier.revocations.revoke_session(creds.claims.origin_jti)
         await attempt(
             cognito.global_sign_out(creds.credentials),
             {NotAuthorizedError: INVALID_TOKEN, UserNotFoundError: INVALID_TOKEN},
         )
+        return Response(status_code=204)
+
+    async def session_of(access_token: str) -> str | None:
+        """The `origin_jti` of a token Cognito just issued, verified here; None if it is
+        already revoked."""
+        try:
+            claims = await verifier.verify(access_token, token_use="access")
+        except TokenRevokedError:
+            return None
+        except TokenError as exc:
+            logger.warning("Refreshed access token refused: %s", type(exc).__name__)
+            raise HTTPException(502, "Unexpected answer from the authentication service") from None
+        except CognitoJWTError as exc:
+            raise http_exception(exc) from None
+        if claims.origin_jti is None:
+            logger.warning("Refreshed access token has no origin_jti: its session stays valid")
+        return claims.origin_jti
+
+    @router.post("/revoke", status_code=204, summary="Revoke a refresh token and its session")
+    async def revoke(body: RefreshRequest) -> Response:
+        # A refresh token is opaque (Cognito encrypts it). Refreshing once yields a token of
+        # the same session, whose origin_jti names it; that works after the access token has
+        # expired, and cannot name another session, as an access token sent along could.
+        if cognito.settings.client_secret is not None and body.username is None:
+            raise HTTPException(400, "username is required to revoke with this app client")
+        refused: dict[type[Exception], Answer] = {
+            NotAuthorizedError: (401, "Invalid refresh token"),
+            UserNotFoundError: (401, "Invalid refresh token"),
+        }
+        tokens = await attempt(cognito.refresh(body.refresh_token, username=body.username), refused)
+        origin_jti = await session_of(tokens.access_token)
+        if origin_jti is not None:
+            await verifier.revocations.revoke_session(origin_jti)
+        await attempt(cognito.revoke_token(body.refresh_token), refused)
+        if tokens.refresh_token not in (None, body.refresh_token):
+            # With refresh-token rotation the refresh gave a new one: revoke it too.
+            await attempt(cognito.revoke_token(tokens.refresh_token), refused)
         return Response(status_code=204)
 
     @router.get("/me", summary="The signed-in user")

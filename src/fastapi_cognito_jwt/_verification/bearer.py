@@ -17,6 +17,7 @@ from .._exceptions import (
     ConfigurationError,
     JWKSUnavailableError,
     PermissionDeniedError,
+    RevocationUnavailableError,
     TokenError,
     TokenExpiredError,
 )
@@ -25,6 +26,7 @@ from .._http_answers import (
     INSUFFICIENT_SCOPE,
     INVALID_REQUEST,
     INVALID_TOKEN,
+    HTTPAnswer,
     unavailable,
 )
 from .._json import loads_object
@@ -33,7 +35,7 @@ from . import base64url
 from .claims import ClaimsT, CognitoClaims, TokenUse
 from .verifier import CognitoVerifier
 
-__all__ = ["CognitoBearer", "CognitoCredentials", "http_exception"]
+__all__ = ["CognitoBearer", "CognitoCredentials", "http_answer", "http_exception"]
 
 logger = logging.getLogger("fastapi_cognito_jwt")
 
@@ -42,16 +44,26 @@ def http_exception(error: CognitoJWTError) -> HTTPException:
     """Translate a library exception raised while serving a request into its HTTP answer.
 
     `TokenError` → 401 `invalid_token`; `PermissionDeniedError` → 403 `insufficient_scope`;
-    `JWKSUnavailableError` (or anything else) → 503 with `Retry-After`.
+    `JWKSUnavailableError`, `RevocationUnavailableError` (or anything else) → 503 with
+    `Retry-After`.
     """
+    return http_answer(error).exception()
+
+
+def http_answer(error: CognitoJWTError) -> HTTPAnswer:
+    """The fixed answer for `error`, as `http_exception` raises it (and WebSockets send it)."""
     if isinstance(error, TokenExpiredError):
-        return EXPIRED_TOKEN.exception()
+        return EXPIRED_TOKEN
     if isinstance(error, TokenError):
-        return INVALID_TOKEN.exception()
+        return INVALID_TOKEN
     if isinstance(error, PermissionDeniedError):
-        return INSUFFICIENT_SCOPE.exception()
-    retry_after = error.retry_after if isinstance(error, JWKSUnavailableError) else 30.0
-    return unavailable("Authentication is temporarily unavailable", retry_after).exception()
+        return INSUFFICIENT_SCOPE
+    retry_after = (
+        error.retry_after
+        if isinstance(error, (JWKSUnavailableError, RevocationUnavailableError))
+        else 30.0
+    )
+    return unavailable("Authentication is temporarily unavailable", retry_after)
 
 
 class CognitoCredentials(HTTPAuthorizationCredentials, Generic[ClaimsT]):

@@ -18,13 +18,16 @@ from .._exceptions import (
     InvalidIssuerError,
     JWKSUnavailableError,
     MalformedTokenError,
+    RevocationUnavailableError,
     TokenError,
+    TokenRevokedError,
 )
 from .._settings import CognitoSettings, UserPoolSettings, load_settings
-from .._telemetry import VerificationCounts
+from .._telemetry import VerificationCounts, count_revocation_enforced
 from .claims import ClaimsT, CognitoClaims, TokenUse, build_claims, check_claims
 from .jwks import JWKSCache
 from .parsed_token import ParsedToken, parse_token, remember_header
+from .revocation import InMemoryRevocationList, RevocationList
 from .signing_keys import check_signature
 from .token_cache import CachedToken, VerifiedTokenCache
 
@@ -69,6 +72,8 @@ class CognitoVerifier:
         http_client: an `httpx2.AsyncClient` for the JWKS caches this verifier makes.
         transport: an httpx2 transport for the JWKS caches this verifier makes (tests).
         clock: wall-clock time in seconds since the epoch, for tests.
+        revocations: the `RevocationList` checked after the claims (`self.revocations`);
+            by default an `InMemoryRevocationList` of this process.
     """
 
     def __init__(
@@ -80,6 +85,7 @@ class CognitoVerifier:
         http_client: httpx2.AsyncClient | None = None,
         transport: httpx2.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.time,
+        revocations: RevocationList | None = None,
     ) -> None:
         self.settings = load_settings(settings)
         if jwks is not None and (http_client is not None or transport is not None):
@@ -119,6 +125,14 @@ class CognitoVerifier:
         self._max_bytes = self.settings.max_token_bytes
         self._cache = VerifiedTokenCache(self.settings.token_cache_size)
         self._known_headers: dict[str, Mapping[str, Any]] = {}
+        if revocations is not None and not isinstance(revocations, RevocationList):
+            raise ConfigurationError("revocations must be a RevocationList")
+        # (Not `or`: an empty list is falsy.)
+        self.revocations = (
+            revocations
+            if revocations is not None
+            else InMemoryRevocationList(self.settings, clock=clock)
+        )
         # Counts of tokens refused before their pool is known, and of cache misses (the pool
         # is not known before the token is read): `pool` is empty there.
         self._counts = VerificationCounts("")
@@ -146,7 +160,9 @@ class CognitoVerifier:
         """Verify `token` as a `token_use` token and return its claims as `claims_model`.
 
         Raises:
-            TokenError: the token is not acceptable (a subclass says why).
+            TokenError: the token is not acceptable (a subclass says why; `TokenRevokedError`
+                when it is on the revocation list).
+            RevocationUnavailableError: a shared revocation list is out of touch.
             JWKSUnavailableError: no signing key can be had right now.
         """
         pool = None
@@ -161,8 +177,9 @@ class CognitoVerifier:
             if key is None:
                 key = await pool.jwks.get_key(parsed.kid)
             claims = self._check(token, parsed, pool, key, token_use, claims_model)
-        except (TokenError, JWKSUnavailableError) as exc:
-            (self._counts if pool is None else pool.counts).rejected(exc, token_use)
+            self.revocations.check(claims)  # revocation: after the signature and the claims
+        except (TokenError, JWKSUnavailableError, RevocationUnavailableError) as exc:
+            self._rejected(exc, pool, token_use)
             raise
         pool.counts.accepted[token_use].count += 1
         return claims
@@ -224,11 +241,18 @@ class CognitoVerifier:
             pool = self._pool(parsed)
             key = pool.jwks.lookup(parsed.kid) or pool.jwks.get_key_sync(parsed.kid)
             claims = self._check(token, parsed, pool, key, token_use, claims_model)
-        except (TokenError, JWKSUnavailableError) as exc:
-            (self._counts if pool is None else pool.counts).rejected(exc, token_use)
+            self.revocations.check(claims)  # revocation: after the signature and the claims
+        except (TokenError, JWKSUnavailableError, RevocationUnavailableError) as exc:
+            self._rejected(exc, pool, token_use)
             raise
         pool.counts.accepted[token_use].count += 1
         return claims
+
+    def _rejected(self, error: CognitoJWTError, pool: _Pool | None, token_use: TokenUse) -> None:
+        counts = self._counts if pool is None else pool.counts
+        counts.rejected(error, token_use)
+        if isinstance(error, TokenRevokedError):
+            count_revocation_enforced(error.kind, counts.pool)
 
     def _pool(self, parsed: ParsedToken) -> _Pool:
         """The pool the token's issuer names; an unknown issuer is refused before any key."""
@@ -253,6 +277,7 @@ class CognitoVerifier:
         # A remembered token is still re-checked for expiry and for its key having left the
         # JWKS (or the JWKS being due for a refresh, which the full path then performs).
         if self._clock() < entry.expires and entry.jwks.lookup(entry.kid) is entry.key:
+            self.revocations.check(entry.claims)  # revocation: remembered tokens too
             # A hit is also an accepted verification: the metrics' reader adds the two.
             entry.hit.count += 1
             return entry.claims

@@ -19,22 +19,16 @@ from starlette.websockets import WebSocket
 from .._exceptions import (
     CognitoJWTError,
     ConfigurationError,
-    JWKSUnavailableError,
     PermissionDeniedError,
-    TokenError,
-    TokenExpiredError,
 )
 from .._http_answers import (
     BEARER,
-    EXPIRED_TOKEN,
     INSUFFICIENT_SCOPE,
     INVALID_REQUEST,
-    INVALID_TOKEN,
     HTTPAnswer,
-    unavailable,
 )
 from .._settings import CognitoSettings
-from .bearer import CognitoCredentials
+from .bearer import CognitoCredentials, http_answer
 from .claims import ClaimsT, CognitoClaims, TokenUse
 from .verifier import CognitoVerifier
 
@@ -191,7 +185,7 @@ class CognitoWebSocketBearer(Generic[ClaimsT]):
                 )
             except CognitoJWTError as exc:
                 logger.info("WebSocket token rejected: %s: %s", type(exc).__name__, exc)
-                raise _Refused(_answer(exc)) from None
+                raise _Refused(http_answer(exc)) from None
         except _Refused as refused:
             raise self._refusal(websocket, refused.answer) from None
         pool = self.verifier.user_pool_of(claims.iss)
@@ -331,16 +325,6 @@ class CognitoWebSocketBearer(Generic[ClaimsT]):
             return answer.exception()
         code = TRY_AGAIN_LATER if answer.status == 503 else POLICY_VIOLATION
         return WebSocketException(code, answer.detail)
-
-
-def _answer(error: CognitoJWTError) -> HTTPAnswer:
-    """The answer `CognitoBearer` gives for `error`."""
-    if isinstance(error, TokenExpiredError):
-        return EXPIRED_TOKEN
-    if isinstance(error, TokenError):
-        return INVALID_TOKEN
-    retry_after = error.retry_after if isinstance(error, JWKSUnavailableError) else 30.0
-    return unavailable("Authentication is temporarily unavailable", retry_after)
 
 
 def _offered(websocket: WebSocket, max_bytes: int) -> list[str]:
