@@ -639,3 +639,38 @@ async def test_the_callers_cancellation_is_not_turned_into_an_error(fake: Fake) 
     with anyio.move_on_after(0.05) as scope:
         await post(fake, cognito.ok({}))
     assert scope.cancelled_caught
+
+
+@pytest.mark.parametrize(
+    ("required", "responses", "sent"),
+    [
+        ('["userAttributes.name"]', {"userAttributes.name": "Ada"}, True),
+        ('["name"]', {"userAttributes.name": "Ada"}, True),
+        ('["userAttributes.name"]', {"userAttributes.custom:role": "admin"}, False),
+        ("[]", {"userAttributes.email_verified": "true"}, False),
+        (None, {"userAttributes.locale": "fr"}, True),  # built by hand: nothing to compare with
+    ],
+)
+async def test_a_challenge_answer_sets_only_the_attributes_it_asked_for(
+    required: str | None, responses: dict[str, str], sent: bool, fake: Fake
+) -> None:
+    parameters = {} if required is None else {"requiredAttributes": required}
+    challenge = CHALLENGE.model_copy(update={"parameters": parameters})
+    async with client_of(fake) as client:
+        if sent:
+            answers = {"NEW_PASSWORD": NEW_PASSWORD, **responses}
+            await client.respond_to_challenge(challenge, answers)
+        else:
+            with pytest.raises(errors.InvalidParameterError):
+                await client.respond_to_challenge(challenge, responses)
+    assert len(fake.requests) == int(sent)
+
+
+async def test_a_challenge_whose_required_attributes_are_not_a_list_is_a_service_error(
+    fake: Fake,
+) -> None:
+    challenge = CHALLENGE.model_copy(update={"parameters": {"requiredAttributes": "{"}})
+    async with client_of(fake) as client:
+        with pytest.raises(ServiceError):
+            await client.respond_to_challenge(challenge, {"NEW_PASSWORD": NEW_PASSWORD})
+    assert fake.requests == []

@@ -294,7 +294,7 @@ def test_the_policy_text_passes_when_tidy_and_quoting_nothing_sent(
 PREFIX = "/api/v1/auth"
 BODIES: dict[str, dict[str, Any]] = {
     "/signup": {"username": USERNAME, "password": PASSWORD, "email": "alice@example.com",
-                "phone_number": "+447700900123", "attributes": {"custom:p": "pro", "name": "Al"}},
+                "phone_number": "+447700900123", "attributes": {"locale": "fr", "name": "Al"}},
     "/verify": {"username": USERNAME, "code": CODE},
     "/resend-code": {"username": USERNAME},
     "/signin": {"username": USERNAME, "password": PASSWORD},
@@ -308,7 +308,7 @@ BODIES: dict[str, dict[str, Any]] = {
 ROUTES = [*BODIES, "/logout", "/me"]
 TOKEN_BODY = {"access_token": cognito.ACCESS, "id_token": cognito.ID, "refresh_token": REFRESH,
               "expires_in": 3600, "token_type": "Bearer"}  # fmt: skip
-ATTRIBUTES = [{"Name": "custom:p", "Value": "pro"}, {"Name": "name", "Value": "Al"},
+ATTRIBUTES = [{"Name": "locale", "Value": "fr"}, {"Name": "name", "Value": "Al"},
               {"Name": "email", "Value": "alice@example.com"},
               {"Name": "phone_number", "Value": "+447700900123"}]  # fmt: skip
 # Each route's operation, its body (ClientId aside; "<token>": the bearer's), status and answer.
@@ -610,29 +610,35 @@ def test_invalid_bodies_are_422_without_the_values(
 
 
 class Registration(ByEmail):
-    """Sign up by email, with a name, a phone number and a role."""
+    """Sign up by email, with a name and a phone number."""
 
     full_name: str = Field(max_length=50)
     email: EmailStr
     phone_number: str = Field(min_length=10)
     password: SecretStr = Field(min_length=8)
-    role: str
+    plan: str
 
     def cognito_attributes(self) -> dict[str, str]:
-        return {"name": self.full_name, "phone_number": self.phone_number, "custom:role": self.role}
+        return {"name": self.full_name, "phone_number": self.phone_number, "custom:plan": self.plan}
 
 
-REGISTRATION = {"full_name": "Alice Liddell", "email": "alice@example.com", "role": "editor",
+REGISTRATION = {"full_name": "Alice Liddell", "email": "alice@example.com", "plan": "pro",
                 "phone_number": "+447700900123", "password": PASSWORD}  # fmt: skip
 
 
 def test_a_custom_sign_up_model_decides_what_is_accepted_sent_and_shown(
     pool: LocalUserPool, auth_client: CognitoAuthClient, fake: Fake
 ) -> None:
+    # The app lists custom:plan among the attributes users may write.
+    writable = [*auth_client.settings.writable_attributes, "custom:plan"]
+    auth_client = CognitoAuthClient(
+        auth_client.settings.model_copy(update={"writable_attributes": writable}),
+        transport=fake.transport(),
+    )
     custom = auth_router(client=auth_client, sign_up_model=Registration)
     app = mount(custom, auth_router(client=auth_client, tags=["accounts"]), prefixes=(PREFIX, "/d"))
     invalid = [{**REGISTRATION, "full_name": "A" * 51}, {**REGISTRATION, "phone_number": "+4477"},
-               {**REGISTRATION, "role": None}, BODIES["/signup"]]  # fmt: skip
+               {**REGISTRATION, "plan": None}, BODIES["/signup"]]  # fmt: skip
     with TestClient(app) as http:
         for body in invalid:
             response = http.post(f"{PREFIX}/signup", json=body)
@@ -645,7 +651,7 @@ def test_a_custom_sign_up_model_decides_what_is_accepted_sent_and_shown(
     assert answer(created) == (201, {"message": "User created successfully", "sub": SUB}, {})
     attributes = [{"Name": "name", "Value": "Alice Liddell"},
                   {"Name": "phone_number", "Value": "+447700900123"},
-                  {"Name": "custom:role", "Value": "editor"}]  # fmt: skip
+                  {"Name": "custom:plan", "Value": "pro"}]  # fmt: skip
     sent = {"Username": "alice@example.com", "Password": PASSWORD, "UserAttributes": attributes}
     assert fake.calls == [("SignUp", {"ClientId": pool.client_id, **sent})]
     # OpenAPI shows each router's model and tags, and the bearer where it is needed only.
@@ -691,3 +697,37 @@ def test_on_shutdown_routers_close_the_clients_they_own_only(
     assert auth_client._owned is https[2]
     anyio.run(auth_client.aclose)  # the caller's to close, and it can
     assert https[2] is not None and https[2].is_closed
+
+
+NOT_WRITABLE = [
+    ("/signup", {**BODIES["/signup"], "attributes": {"custom:role": "admin"}}, ["body"]),
+    ("/signup", {**BODIES["/signup"], "attributes": {"email_verified": "true"}}, ["body"]),
+    ("/signup", {**BODIES["/signup"], "attributes": {"name": "A", "custom:plan": "x"}}, ["body"]),
+    ("/challenge", {**BODIES["/challenge"], "responses": {
+        "NEW_PASSWORD": NEW_PASSWORD, "userAttributes.custom:role": "admin"}},
+     ["body", "responses"]),
+    ("/challenge", {**BODIES["/challenge"], "responses": {
+        "NEW_PASSWORD": NEW_PASSWORD, "userAttributes.phone_number_verified": "true"}},
+     ["body", "responses"]),
+    # Only NEW_PASSWORD_REQUIRED asks for attributes.
+    ("/challenge", {**BODIES["/challenge"], "challenge_name": "SMS_MFA", "responses": {
+        "SMS_MFA_CODE": CODE, "userAttributes.name": "A"}}, ["body", "responses"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("path", "body", "loc"), NOT_WRITABLE)
+def test_attributes_outside_the_allow_list_are_refused_unsent(
+    api: Api, fake: Fake, path: str, body: dict[str, Any], loc: list[str]
+) -> None:
+    response = api(path, body)
+    assert response.status_code == 422 and fake.requests == []
+    assert response.json()["detail"] == [{"type": "attribute_not_writable", "loc": loc,
+        "msg": "Only the attributes this service accepts can be set"}]  # fmt: skip
+    for secret in ("role", "verified", "custom:plan", PASSWORD, NEW_PASSWORD, CODE):
+        assert secret not in response.text
+
+
+def test_a_challenge_answer_may_set_a_writable_attribute(api: Api, fake: Fake) -> None:
+    responses = {"NEW_PASSWORD": NEW_PASSWORD, "userAttributes.name": "Ada"}
+    assert api("/challenge", {**BODIES["/challenge"], "responses": responses}).status_code == 200
+    assert fake.calls[0][1]["ChallengeResponses"]["userAttributes.name"] == "Ada"

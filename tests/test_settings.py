@@ -17,7 +17,7 @@ from pydantic import SecretStr, ValidationError
 
 import fastapi_cognito_jwt as fcj
 from fastapi_cognito_jwt import CognitoSettings, ConfigurationError
-from fastapi_cognito_jwt._settings import load_settings
+from fastapi_cognito_jwt._settings import DEFAULT_WRITABLE_ATTRIBUTES, load_settings
 
 POOL_ID = "eu-west-1_AbC123"
 CLIENT = "3n4b5urk1ft4fl3mg5e62d9ado"
@@ -69,6 +69,7 @@ def test_defaults() -> None:
         "jwks_miss_cooldown": 30.0, "jwks_max_stale": 86400.0, "http_timeout": 5.0,
         "max_token_bytes": 16384, "token_cache_size": 10000, "idp_endpoint": None,
         "allow_insecure_idp_endpoint": False, "client_secret": None,
+        "writable_attributes": list(DEFAULT_WRITABLE_ATTRIBUTES),
     }  # fmt: skip
     assert (settings.resolved_region, settings.accepted_issuers) == ("eu-west-1", (ISS,))
     assert settings.resolved_jwks_url == JWKS_URL
@@ -325,3 +326,15 @@ def test_constructors_take_settings_or_read_them(monkeypatch: pytest.MonkeyPatch
     assert fcj.CognitoVerifier(settings, jwks=cache).jwks is cache
     with pytest.raises(ConfigurationError):
         fcj.CognitoVerifier(settings, jwks=cache, http_client=cast(Any, object()))
+
+
+@pytest.mark.parametrize("names", [["email_verified"], ["sub"], ["custom:"], ["Name"], ["a b"]])
+def test_writable_attributes_never_hold_verified_flags_or_odd_names(names: list[str]) -> None:
+    with pytest.raises(ConfigurationError, match="writable_attributes"):
+        make(writable_attributes=names)
+
+
+def test_writable_attributes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    environment(monkeypatch, writable_attributes="name,custom:plan")
+    assert CognitoSettings().writable_attributes == ["name", "custom:plan"]
+    assert "custom:role" not in DEFAULT_WRITABLE_ATTRIBUTES

@@ -24,6 +24,14 @@ _REGION = re.compile(r"[a-z]{2}(?:-gov)?-[a-z]+-\d")
 _CLIENT_ID = re.compile(r"[\w+]{1,128}", re.ASCII)
 
 MAX_TOKEN_BYTES_LIMIT = 64 * 1024
+# Cognito's standard profile attributes a user may set about themselves by default. Left out:
+# `sub`, the `*_verified` flags (only a verification may set them) and every `custom:` one.
+DEFAULT_WRITABLE_ATTRIBUTES = (
+    "address", "birthdate", "email", "family_name", "gender", "given_name", "locale",
+    "middle_name", "name", "nickname", "phone_number", "picture", "preferred_username",
+    "profile", "website", "zoneinfo",
+)  # fmt: skip
+_ATTRIBUTE_NAME = re.compile(r"custom:[\w.-]{1,20}|[a-z_]{1,32}", re.ASCII)
 
 
 def _split_list(value: Any) -> Any:
@@ -140,6 +148,11 @@ class CognitoSettings(BaseSettings):
         description="The secret of a confidential app client (the first of client_ids); "
         "auth flows then send `SECRET_HASH`.",
     )
+    writable_attributes: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_WRITABLE_ATTRIBUTES),
+        description="User attributes the auth router lets a user set (sign-up, challenge "
+        "answers, attribute updates). Never `*_verified`; a `custom:` attribute only if listed.",
+    )
 
     if not TYPE_CHECKING:  # pragma: no branch
         # Wrap pydantic's ValidationError so callers catch one library exception. Hidden from
@@ -150,7 +163,7 @@ class CognitoSettings(BaseSettings):
             except ValidationError as exc:
                 raise ConfigurationError(_describe(exc)) from None
 
-    @field_validator("client_ids", "issuers", mode="before")
+    @field_validator("client_ids", "issuers", "writable_attributes", mode="before")
     @classmethod
     def _parse_list(cls, value: Any) -> Any:
         return _split_list(value)
@@ -160,6 +173,16 @@ class CognitoSettings(BaseSettings):
     def _check_secret(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not value.get_secret_value():
             raise ValueError("must not be empty: leave it unset for an app client without one")
+        return value
+
+    @field_validator("writable_attributes")
+    @classmethod
+    def _check_writable(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not _ATTRIBUTE_NAME.fullmatch(name):
+                raise ValueError("an attribute is a standard name or custom:<name>")
+            if name == "sub" or name.endswith("_verified"):
+                raise ValueError("sub and the *_verified flags are never writable by users")
         return value
 
     @field_validator("user_pool_id")

@@ -52,7 +52,7 @@ class SignUpForm(_Body, ABC):
     class Registration(SignUpForm):
         email: EmailStr
         password: SecretStr = Field(min_length=8)
-        role: str
+        full_name: str = Field(max_length=50)
 
         def cognito_username(self) -> str:
             return self.email
@@ -61,8 +61,12 @@ class SignUpForm(_Body, ABC):
             return self.password.get_secret_value()
 
         def cognito_attributes(self) -> dict[str, str]:
-            return {"custom:role": self.role}
+            return {"email": self.email, "name": self.full_name}
     ```
+
+    The router sends only attributes named in the settings' `writable_attributes`; any other
+    is refused with 422 before Cognito is asked. Never take a role from the user: roles are
+    Cognito groups that an administrator or a trigger assigns (check them with `require_groups`).
     """
 
     @abstractmethod
@@ -74,7 +78,7 @@ class SignUpForm(_Body, ABC):
         """The `Password` sent to `SignUp`."""
 
     def cognito_attributes(self) -> dict[str, str]:
-        """The `UserAttributes` sent to `SignUp` (standard names and `custom:*`)."""
+        """The `UserAttributes` sent to `SignUp`: each must be in `writable_attributes`."""
         return {}
 
 
@@ -88,7 +92,8 @@ class SignUpRequest(SignUpForm):
     attributes: dict[AttributeName, AttributeValue] = Field(
         default_factory=dict,
         max_length=50,
-        description="Other standard attributes and `custom:*` ones, by name.",
+        description="Other attributes by name; only those in the settings' "
+        "`writable_attributes` are accepted.",
     )
 
     def cognito_username(self) -> str:

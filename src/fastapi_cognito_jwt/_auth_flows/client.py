@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -14,7 +15,7 @@ import anyio.lowlevel
 import httpx2
 from pydantic import BaseModel, ValidationError
 
-from .._exceptions import CognitoServiceError, ConfigurationError
+from .._exceptions import CognitoServiceError, ConfigurationError, InvalidParameterError
 from .._settings import CognitoSettings, load_settings
 from .cognito_api import call
 from .results import AuthChallenge, AuthTokens, CodeDelivery, CognitoUser, SignUpResult
@@ -22,6 +23,7 @@ from .results import AuthChallenge, AuthTokens, CodeDelivery, CognitoUser, SignU
 __all__ = ["CognitoAuthClient"]
 
 _Result = TypeVar("_Result", bound=BaseModel)
+_ATTRIBUTE_ANSWER = "userAttributes."
 
 
 class CognitoAuthClient:
@@ -142,8 +144,20 @@ class CognitoAuthClient:
 
         `responses` holds the challenge's answers, e.g. `{"NEW_PASSWORD": ...}`,
         `{"SMS_MFA_CODE": ...}` or `{"SOFTWARE_TOKEN_MFA_CODE": ...}`; `USERNAME` and
-        `SECRET_HASH` are added.
+        `SECRET_HASH` are added. When the challenge came from Cognito with `requiredAttributes`
+        (`NEW_PASSWORD_REQUIRED`), a `userAttributes.<name>` answer for any other attribute
+        raises `InvalidParameterError` unsent.
         """
+        asked = _required_attributes(challenge)
+        if asked is not None:
+            # Forward only the attributes the challenge asked for: an answer is no back door
+            # to attributes the user may not set.
+            unasked = [k for k in responses if k.startswith(_ATTRIBUTE_ANSWER)
+                       and k.removeprefix(_ATTRIBUTE_ANSWER) not in asked]  # fmt: skip
+            if unasked:
+                raise InvalidParameterError(
+                    "InvalidParameterException", "an answer sets an attribute not asked for"
+                )
         answers = {**responses, "USERNAME": challenge.username}
         reply = await self._call(
             "RespondToAuthChallenge",
@@ -281,6 +295,21 @@ class CognitoAuthClient:
     async def _call(self, operation: str, body: dict[str, Any]) -> dict[str, Any]:
         client = await self._client()
         return await call(client, self.endpoint, operation, body, self.settings.http_timeout)
+
+
+def _required_attributes(challenge: AuthChallenge) -> frozenset[str] | None:
+    """The attribute names a challenge asked for (None when it does not say)."""
+    listed = challenge.parameters.get("requiredAttributes")
+    if listed is None:
+        return None
+    try:
+        names = json.loads(listed)
+    except ValueError:
+        names = None
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise CognitoServiceError("Cognito's requiredAttributes is not a list of names")
+    # Cognito prefixes them as the answer keys are: "userAttributes.name".
+    return frozenset(name.removeprefix(_ATTRIBUTE_ANSWER) for name in names)
 
 
 def _parse(model: type[_Result], reply: dict[str, Any], **extra: Any) -> _Result:

@@ -76,6 +76,20 @@ class _ScrubbedRoute(APIRoute):
         return scrubbed
 
 
+# A challenge answer sets attribute X through the response key `userAttributes.X`.
+_ATTRIBUTE_ANSWER = "userAttributes."
+# Challenges that ask for attributes: Cognito lists them in `requiredAttributes`.
+_ASKS_FOR_ATTRIBUTES = frozenset({"NEW_PASSWORD_REQUIRED"})
+
+
+def _not_writable(*loc: str) -> RequestValidationError:
+    """A 422 for an attribute the user may not set; it names no attribute."""
+    message = "Only the attributes this service accepts can be set"
+    return RequestValidationError(
+        [{"type": "attribute_not_writable", "loc": ("body", *loc), "msg": message}]
+    )
+
+
 def _tokens(result: AuthTokens | AuthChallenge) -> TokenResponse | ChallengeResponse:
     if isinstance(result, AuthChallenge):
         return ChallengeResponse(
@@ -152,6 +166,8 @@ def auth_router(
                 await cognito.aclose()
 
     router = APIRouter(tags=list(tags), route_class=_ScrubbedRoute, lifespan=lifespan)
+    # What users may write about themselves; role-like attributes stay out (docs/security.md).
+    writable = frozenset(cognito.settings.writable_attributes)
     signed_in = Annotated[CognitoCredentials, Depends(bearer)]
 
     async def attempt(
@@ -176,6 +192,8 @@ def auth_router(
     async def sign_up(body: SignUpForm) -> SignUpResponse:
         username, password = body.cognito_username(), body.cognito_password()
         attributes = body.cognito_attributes()
+        if not writable.issuperset(attributes):
+            raise _not_writable()
         result = await attempt(
             cognito.sign_up(username, password, attributes),
             sent=(username, password, *attributes.values()),
@@ -228,8 +246,16 @@ def auth_router(
         response_model=TokenResponse | ChallengeResponse,
     )
     async def challenge(body: ChallengeAnswer) -> TokenResponse | ChallengeResponse:
+        for key in body.responses:
+            name = key.removeprefix(_ATTRIBUTE_ANSWER)
+            if key != name and (
+                body.challenge_name not in _ASKS_FOR_ATTRIBUTES or name not in writable
+            ):
+                raise _not_writable("responses")
         pending = AuthChallenge(
-            name=body.challenge_name, session=body.session, username=body.username
+            name=body.challenge_name,
+            session=body.session,
+            username=body.username,
         )
         result = await attempt(
             cognito.respond_to_challenge(pending, body.responses),
