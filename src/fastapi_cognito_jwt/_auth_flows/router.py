@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Respons
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
 
 from .._exceptions import (
     CognitoAuthError,
@@ -54,26 +55,64 @@ __all__ = ["auth_router"]
 logger = logging.getLogger("fastapi_cognito_jwt")
 
 
-class _ScrubbedRoute(APIRoute):
-    """A route whose 422 answers name the field and the rule, never the value sent.
+# Error types whose pydantic message is a template over the model's own constraints ("String
+# should have at least 8 characters"), never over the input; any other type gets a fixed text
+# (an e-mail error, for one, quotes the characters it refused).
+_SAFE_MESSAGES = frozenset({
+    "missing", "string_too_short", "string_too_long", "too_short", "too_long", "string_type",
+    "string_pattern_mismatch", "int_type", "int_parsing", "bool_type", "bool_parsing",
+    "dict_type", "list_type", "model_attributes_type", "json_invalid", "json_type",
+    "greater_than_equal", "less_than_equal", "attribute_not_writable",
+})  # fmt: skip
+_FIXED_MESSAGES = {"extra_forbidden": "Unknown field"}
 
-    FastAPI echoes each invalid input back, which for these bodies means passwords and codes.
+
+class _ScrubbedRoute(APIRoute):
+    """A route whose 422 answers name the field and the rule, never a value or key sent.
+
+    FastAPI echoes each invalid input back, which for these bodies means passwords and codes;
+    its `loc` also names keys the caller chose (an unknown field, a key of `attributes`), so
+    `loc` stops at the first part that is not one of the body's own field names.
     """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        known = _field_names(self)
 
         async def scrubbed(request: Request) -> Response:
             try:
                 return await handler(request)
             except RequestValidationError as exc:
-                errors = [
-                    {"type": e.get("type"), "loc": list(e.get("loc", ())), "msg": e.get("msg")}
-                    for e in exc.errors()
-                ]
+                errors = [_scrubbed(error, known) for error in exc.errors()]
                 return JSONResponse({"detail": errors}, status_code=422)
 
         return scrubbed
+
+
+def _field_names(route: APIRoute) -> frozenset[str]:
+    """The names a 422's `loc` may show: the body's fields (the route's, not the caller's)."""
+    names = {"body"}
+    for param in route.dependant.body_params:
+        model = param.field_info.annotation
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            for name, field in model.model_fields.items():
+                names.update(n for n in (name, field.alias) if n)
+    return frozenset(names)
+
+
+def _scrubbed(error: Mapping[str, Any], known: frozenset[str]) -> dict[str, Any]:
+    kind = str(error.get("type", "value_error"))
+    loc: list[str | int] = []
+    for part in error.get("loc", ()):
+        # Integers are list positions or JSON offsets: where, not what.
+        if not (isinstance(part, int) or part in known):
+            break
+        loc.append(part)
+    if kind in _SAFE_MESSAGES:
+        message = str(error.get("msg", "Invalid value"))
+    else:
+        message = _FIXED_MESSAGES.get(kind, "Invalid value")
+    return {"type": kind, "loc": loc, "msg": message}
 
 
 # A challenge answer sets attribute X through the response key `userAttributes.X`.
