@@ -304,8 +304,10 @@ BODIES: dict[str, dict[str, Any]] = {
     "/forgot-password": {"username": USERNAME},
     "/reset-password": {"username": USERNAME, "code": CODE, "new_password": NEW_PASSWORD},
     "/change-password": {"previous_password": PASSWORD, "proposed_password": NEW_PASSWORD},
+    "/update-attributes": {"attributes": {"name": "Alice", "locale": "fr"}},
+    "/delete-attributes": {"names": ["locale"]},
 }  # fmt: skip
-ROUTES = [*BODIES, "/logout", "/me"]
+ROUTES = [*BODIES, "/logout", "/me", "/delete-account"]
 TOKEN_BODY = {"access_token": cognito.ACCESS, "id_token": cognito.ID, "refresh_token": REFRESH,
               "expires_in": 3600, "token_type": "Bearer"}  # fmt: skip
 ATTRIBUTES = [{"Name": "locale", "Value": "fr"}, {"Name": "name", "Value": "Al"},
@@ -339,6 +341,13 @@ HAPPY: dict[str, tuple[str, dict[str, Any], int, Any]] = {
                                             "ProposedPassword": NEW_PASSWORD},
                          200, {"message": "Password changed"}),
     "/logout": ("GlobalSignOut", {"AccessToken": "<token>"}, 204, None),
+    "/update-attributes": ("UpdateUserAttributes", {"AccessToken": "<token>", "UserAttributes": [
+        {"Name": "name", "Value": "Alice"}, {"Name": "locale", "Value": "fr"}]},
+        200, {"message": "Attributes updated"}),
+    "/delete-attributes": ("DeleteUserAttributes", {"AccessToken": "<token>",
+                                                    "UserAttributeNames": ["locale"]},
+                           200, {"message": "Attributes deleted"}),
+    "/delete-account": ("DeleteUser", {"AccessToken": "<token>"}, 204, None),
 }  # fmt: skip
 
 
@@ -461,6 +470,9 @@ ACCOUNT_ANSWERS: dict[str, tuple[Any, Any]] = {
     "/change-password": (unauthorized("Incorrect password, or the token was revoked"),) * 2,
     "/logout": (TOKEN_ANSWER, TOKEN_ANSWER),
     "/me": (TOKEN_ANSWER, TOKEN_ANSWER),
+    "/update-attributes": (TOKEN_ANSWER, TOKEN_ANSWER),
+    "/delete-attributes": (TOKEN_ANSWER, TOKEN_ANSWER),
+    "/delete-account": (TOKEN_ANSWER, TOKEN_ANSWER),
 }  # fmt: skip
 # The defaults pass through every route, with their headers; no failure escapes as a 500.
 FAILURES: dict[str, tuple[cognito.Reply, Any]] = {
@@ -486,7 +498,8 @@ def test_each_route_maps_failures(
     fake.always, expected = FAILURES[failure]
     if isinstance(expected, int):
         expected = ACCOUNT_ANSWERS[path][expected]
-    ignored = {"/verify", "/reset-password", "/change-password", "/logout"}
+    ignored = {"/verify", "/reset-password", "/change-password", "/logout", "/update-attributes",
+               "/delete-attributes", "/delete-account"}  # fmt: skip
     if expected is None or (failure == "odd-200" and path in ignored):
         expected = (HAPPY[path][2], HAPPY[path][3], {})
     response = api(path)
@@ -537,7 +550,11 @@ def test_only_routes_setting_a_password_pass_the_policy_on(api: Api, fake: Fake,
         assert answer(api(path)) == (400, {"detail": POLICY}, {}), value
 
 
-@pytest.mark.parametrize("path", ["/change-password", "/logout", "/me"])
+@pytest.mark.parametrize(
+    "path",
+    ["/change-password", "/logout", "/me", "/update-attributes", "/delete-attributes",
+     "/delete-account"],
+)  # fmt: skip
 @pytest.mark.parametrize(
     ("kind", "expected"),
     [("none", helpers.NO_CREDENTIALS), ("id", helpers.INVALID), ("expired", helpers.EXPIRED),
@@ -707,6 +724,10 @@ def test_on_shutdown_routers_close_the_clients_they_own_only(
 
 
 NOT_WRITABLE = [
+    ("/update-attributes", {"attributes": {"custom:role": "admin"}}, ["body", "attributes"]),
+    ("/update-attributes", {"attributes": {"name": "A", "email_verified": "true"}},
+     ["body", "attributes"]),
+    ("/delete-attributes", {"names": ["custom:role"]}, ["body", "names"]),
     ("/signup", {**BODIES["/signup"], "attributes": {"custom:role": "admin"}}, ["body"]),
     ("/signup", {**BODIES["/signup"], "attributes": {"email_verified": "true"}}, ["body"]),
     ("/signup", {**BODIES["/signup"], "attributes": {"name": "A", "custom:plan": "x"}}, ["body"]),
@@ -738,3 +759,20 @@ def test_a_challenge_answer_may_set_a_writable_attribute(api: Api, fake: Fake) -
     responses = {"NEW_PASSWORD": NEW_PASSWORD, "userAttributes.name": "Ada"}
     assert api("/challenge", {**BODIES["/challenge"], "responses": responses}).status_code == 200
     assert fake.calls[0][1]["ChallengeResponses"]["userAttributes.name"] == "Ada"
+
+
+def test_refresh_with_rotation_returns_the_new_refresh_token(
+    pool: LocalUserPool, fake: Fake
+) -> None:
+    settings = pool.settings(client_secret=cognito.SECRET, refresh_token_rotation=True)
+    client = CognitoAuthClient(settings, transport=fake.transport())
+    with TestClient(mount(auth_router(client=client))) as http:
+        fresh = http.post(f"{PREFIX}/refresh", json={"refresh_token": REFRESH})  # no username
+        fake.always = cognito.error("RefreshTokenReuseException")
+        reused = http.post(f"{PREFIX}/refresh", json={"refresh_token": REFRESH})
+        assert http.portal is not None
+        http.portal.call(client.aclose)
+    assert answer(fresh) == (200, TOKEN_BODY, {})
+    assert answer(reused) == unauthorized("Invalid refresh token")
+    assert [name for name, _ in fake.calls] == ["GetTokensFromRefreshToken"] * 2
+    helpers.assert_echoes_nothing(reused, REFRESH, cognito.QUOTING)

@@ -153,6 +153,12 @@ class CognitoSettings(BaseSettings):
         description="User attributes the auth router lets a user set (sign-up, challenge "
         "answers, attribute updates). Never `*_verified`; a `custom:` attribute only if listed.",
     )
+    refresh_token_rotation: bool = Field(
+        default=False,
+        description="The app client rotates refresh tokens: refresh with "
+        "`GetTokensFromRefreshToken` (returns the new refresh token) instead of "
+        "`REFRESH_TOKEN_AUTH`, which Cognito refuses once rotation is on.",
+    )
 
     if not TYPE_CHECKING:  # pragma: no branch
         # Wrap pydantic's ValidationError so callers catch one library exception. Hidden from

@@ -222,7 +222,19 @@ async def test_a_user_cannot_give_themselves_a_role(role_pool: LocalPool) -> Non
         http.post("/api/v1/auth/verify", json={"username": email, "code": "1"})
         tokens = http.post("/api/v1/auth/signin", json={"username": email, "password": PASSWORD})
         bearer = {"Authorization": "Bearer " + tokens.json()["access_token"]}
+        # Nor afterwards, through UpdateUserAttributes (moto implements it).
+        role = {"attributes": {"custom:role": "admin"}}
+        assert (
+            http.post("/api/v1/auth/update-attributes", json=role, headers=bearer).status_code
+            == 422
+        )
+        named = {"attributes": {"name": "Mallory M"}}
+        updated = http.post("/api/v1/auth/update-attributes", json=named, headers=bearer)
+        assert updated.json() == {"message": "Attributes updated"}
         me = http.get("/api/v1/auth/me", headers=bearer)
-    for claims in _claims(tokens.json()):
+        assert me.json()["attributes"]["name"] == "Mallory M"
+        refreshed = http.post("/api/v1/auth/refresh",
+                              json={"refresh_token": tokens.json()["refresh_token"]})  # fmt: skip
+    for claims in (*_claims(tokens.json()), *_claims(refreshed.json())):
         assert "custom:role" not in claims and "cognito:groups" not in claims
     assert "custom:role" not in me.json()["attributes"]

@@ -15,6 +15,7 @@ __all__ = [
     "ChallengeResponse",
     "ChangePasswordRequest",
     "ConfirmRequest",
+    "DeleteAttributesRequest",
     "MeResponse",
     "MessageResponse",
     "RefreshRequest",
@@ -24,6 +25,7 @@ __all__ = [
     "SignUpRequest",
     "SignUpResponse",
     "TokenResponse",
+    "UpdateAttributesRequest",
     "UsernameRequest",
 ]
 
@@ -163,6 +165,18 @@ class ChangePasswordRequest(_Body):
 
     previous_password: Password
     proposed_password: NewPassword
+
+
+class UpdateAttributesRequest(_Body):
+    """Set the signed-in user's attributes; only names in `writable_attributes` are accepted."""
+
+    attributes: dict[AttributeName, AttributeValue] = Field(min_length=1, max_length=50)
+
+
+class DeleteAttributesRequest(_Body):
+    """Remove attributes from the signed-in user; only names in `writable_attributes`."""
+
+    names: list[AttributeName] = Field(min_length=1, max_length=50)
 
 
 class MessageResponse(BaseModel):

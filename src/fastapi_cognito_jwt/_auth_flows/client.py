@@ -6,7 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -171,12 +171,16 @@ class CognitoAuthClient:
         return _tokens_or_challenge(reply, challenge.username)
 
     async def refresh(self, refresh_token: str, *, username: str | None = None) -> AuthTokens:
-        """New access and ID tokens from a refresh token (`REFRESH_TOKEN_AUTH`).
+        """New tokens from a refresh token, as the settings' `refresh_token_rotation` says.
 
-        With a `client_secret`, `username` is required: Cognito's `SECRET_HASH` for a refresh
-        is computed over the user's `cognito:username` (for pools that sign in by email, a
-        UUID, not the email).
+        With rotation on, this is `get_tokens_from_refresh_token` (the result carries the new
+        refresh token; keep it, the old one stops working). Otherwise `REFRESH_TOKEN_AUTH`:
+        with a `client_secret`, `username` is then required, since Cognito's `SECRET_HASH`
+        for a refresh is computed over the user's `cognito:username` (for pools that sign in
+        by email, a UUID, not the email).
         """
+        if self.settings.refresh_token_rotation:
+            return await self.get_tokens_from_refresh_token(refresh_token)
         parameters = {"REFRESH_TOKEN": refresh_token}
         if self._secret is not None:
             if not username:
@@ -193,6 +197,21 @@ class CognitoAuthClient:
         result = _tokens_or_challenge(reply, username or "")
         if not isinstance(result, AuthTokens):
             raise CognitoServiceError("InitiateAuth: a refresh answered with a challenge")
+        return result
+
+    async def get_tokens_from_refresh_token(self, refresh_token: str) -> AuthTokens:
+        """New tokens, and a new refresh token when rotation is on (`GetTokensFromRefreshToken`).
+
+        Required once the app client rotates refresh tokens. A confidential client sends its
+        `ClientSecret` (not a `SECRET_HASH`), so no username is needed.
+        """
+        body = {"RefreshToken": refresh_token, "ClientId": self.client_id}
+        if self._secret is not None:
+            body["ClientSecret"] = self._secret.get_secret_value()
+        reply = await self._call("GetTokensFromRefreshToken", body)
+        result = _tokens_or_challenge(reply, "")
+        if not isinstance(result, AuthTokens):
+            raise CognitoServiceError("GetTokensFromRefreshToken: answered with a challenge")
         return result
 
     # Passwords
@@ -235,6 +254,36 @@ class CognitoAuthClient:
         """The signed-in user's username, attributes and MFA settings (`GetUser`)."""
         reply = await self._call("GetUser", {"AccessToken": access_token})
         return _parse(CognitoUser, reply)
+
+    async def update_user_attributes(
+        self, access_token: str, attributes: Mapping[str, str]
+    ) -> tuple[CodeDelivery, ...]:
+        """Set the signed-in user's attributes (`UpdateUserAttributes`).
+
+        Returns where Cognito sent codes to verify a changed `email` or `phone_number`. The
+        client sends what it is given: decide which attributes users may write before calling
+        (the router checks `writable_attributes`).
+        """
+        body = {
+            "AccessToken": access_token,
+            "UserAttributes": [
+                {"Name": name, "Value": value} for name, value in attributes.items()
+            ],
+        }
+        reply = await self._call("UpdateUserAttributes", body)
+        details = reply.get("CodeDeliveryDetailsList", [])
+        if not isinstance(details, list) or not all(isinstance(d, dict) for d in details):
+            raise CognitoServiceError("Cognito's reply does not have the shape of CodeDelivery")
+        return tuple(_parse(CodeDelivery, item) for item in details)
+
+    async def delete_user_attributes(self, access_token: str, names: Sequence[str]) -> None:
+        """Remove attributes from the signed-in user (`DeleteUserAttributes`)."""
+        body = {"AccessToken": access_token, "UserAttributeNames": list(names)}
+        await self._call("DeleteUserAttributes", body)
+
+    async def delete_user(self, access_token: str) -> None:
+        """Delete the signed-in user's account (`DeleteUser`); it cannot be undone."""
+        await self._call("DeleteUser", {"AccessToken": access_token})
 
     async def request_attribute_verification(
         self, access_token: str, attribute_name: str

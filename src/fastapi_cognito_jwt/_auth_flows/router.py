@@ -28,6 +28,7 @@ from .bodies import (
     ChallengeResponse,
     ChangePasswordRequest,
     ConfirmRequest,
+    DeleteAttributesRequest,
     MeResponse,
     MessageResponse,
     RefreshRequest,
@@ -37,6 +38,7 @@ from .bodies import (
     SignUpRequest,
     SignUpResponse,
     TokenResponse,
+    UpdateAttributesRequest,
     UsernameRequest,
 )
 from .client import CognitoAuthClient
@@ -115,6 +117,9 @@ def _scrubbed(error: Mapping[str, Any], known: frozenset[str]) -> dict[str, Any]
     return {"type": kind, "loc": loc, "msg": message}
 
 
+INVALID_REFRESH: Answer = (401, "Invalid refresh token")
+# GetTokensFromRefreshToken's answer to a refresh token that rotation already replaced.
+_REUSED_REFRESH_TOKEN = "RefreshTokenReuseException"
 # A challenge answer sets attribute X through the response key `userAttributes.X`.
 _ATTRIBUTE_ANSWER = "userAttributes."
 # Challenges that ask for attributes: Cognito lists them in `requiredAttributes`.
@@ -308,15 +313,23 @@ def auth_router(
 
     @router.post("/refresh", summary="New tokens from a refresh token")
     async def refresh(body: RefreshRequest) -> TokenResponse:
-        if cognito.settings.client_secret is not None and body.username is None:
+        settings = cognito.settings
+        # With rotation, Cognito takes the client secret itself and needs no username.
+        needs_username = settings.client_secret is not None and not settings.refresh_token_rotation
+        if needs_username and body.username is None:
             raise HTTPException(400, "username is required to refresh with this app client")
-        result = await attempt(
-            cognito.refresh(body.refresh_token, username=body.username),
-            {
-                NotAuthorizedError: (401, "Invalid refresh token"),
-                UserNotFoundError: (401, "Invalid refresh token"),
-            },
-        )
+        refused: dict[type[Exception], Answer] = {
+            NotAuthorizedError: INVALID_REFRESH,
+            UserNotFoundError: INVALID_REFRESH,
+        }
+        try:
+            result = await cognito.refresh(body.refresh_token, username=body.username)
+        except CognitoAuthError as exc:
+            if exc.code == _REUSED_REFRESH_TOKEN:  # a rotated-out token: invalid, as any other
+                refused[CognitoAuthError] = INVALID_REFRESH
+            raise http_error(exc, refused) from None
+        except CognitoServiceError as exc:
+            raise http_error(exc, {}) from None
         return _token_response(result)
 
     @router.post("/forgot-password", summary="Send a password-reset code")
@@ -354,6 +367,32 @@ def auth_router(
             cognito.global_sign_out(creds.credentials),
             {NotAuthorizedError: INVALID_TOKEN, UserNotFoundError: INVALID_TOKEN},
         )
+        return Response(status_code=204)
+
+    signed_out: dict[type[Exception], Answer] = {
+        NotAuthorizedError: INVALID_TOKEN,
+        UserNotFoundError: INVALID_TOKEN,
+    }
+
+    @router.post("/update-attributes", summary="Set the signed-in user's attributes")
+    async def update_attributes(body: UpdateAttributesRequest, creds: signed_in) -> MessageResponse:
+        if not writable.issuperset(body.attributes):
+            raise _not_writable("attributes")
+        await attempt(
+            cognito.update_user_attributes(creds.credentials, body.attributes), signed_out
+        )
+        return MessageResponse(message="Attributes updated")
+
+    @router.post("/delete-attributes", summary="Remove attributes from the signed-in user")
+    async def delete_attributes(body: DeleteAttributesRequest, creds: signed_in) -> MessageResponse:
+        if not writable.issuperset(body.names):
+            raise _not_writable("names")
+        await attempt(cognito.delete_user_attributes(creds.credentials, body.names), signed_out)
+        return MessageResponse(message="Attributes deleted")
+
+    @router.post("/delete-account", status_code=204, summary="Delete the signed-in user")
+    async def delete_account(creds: signed_in) -> Response:
+        await attempt(cognito.delete_user(creds.credentials), signed_out)
         return Response(status_code=204)
 
     @router.get("/me", summary="The signed-in user")
