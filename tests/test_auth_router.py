@@ -7,6 +7,7 @@ mapping each route applies. Bearer routes verify real tokens of the local pool (
 
 # No `from __future__ import annotations`: FastAPI reads the custom sign-up model at runtime.
 
+import ipaddress
 import json
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -15,13 +16,14 @@ from typing import Any
 import anyio
 import httpx2
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 from pydantic import BaseModel, EmailStr, Field, SecretStr, ValidationError
 
 import fastapi_cognito_jwt._exceptions as errors
 from fastapi_cognito_jwt import CognitoAuthClient, CognitoSettings, ConfigurationError, auth_router
-from fastapi_cognito_jwt._auth_flows import bodies, results, router as router_module
+from fastapi_cognito_jwt._auth_flows import abuse, bodies, results, router as router_module
 from fastapi_cognito_jwt._auth_flows.cognito_api import auth_error
 from fastapi_cognito_jwt._auth_flows.http_errors import INVALID_TOKEN, http_error
 from fastapi_cognito_jwt.testing import LocalUserPool
@@ -776,3 +778,164 @@ def test_refresh_with_rotation_returns_the_new_refresh_token(
     assert answer(reused) == unauthorized("Invalid refresh token")
     assert [name for name, _ in fake.calls] == ["GetTokensFromRefreshToken"] * 2
     helpers.assert_echoes_nothing(reused, REFRESH, cognito.QUOTING)
+
+
+# -- abuse resistance: the caller's IP and rate limits ----------------------------------------
+def peer_request(peer: str, *forwarded: str) -> Request:
+    headers = [(b"x-forwarded-for", value.encode()) for value in forwarded]
+    return Request({"type": "http", "headers": headers, "client": (peer, 5000)})
+
+
+PROXIES = [ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("::1/128")]
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "expected"),
+    [
+        ("203.0.113.7", ["198.51.100.1"], "203.0.113.7"),  # not a proxy: its header is ignored
+        ("10.0.0.2", ["198.51.100.1"], "198.51.100.1"),
+        ("10.0.0.2", ["6.6.6.6, 198.51.100.1, 10.0.0.9"], "198.51.100.1"),  # left is forgeable
+        ("10.0.0.2", ["6.6.6.6", "198.51.100.1"], "198.51.100.1"),  # several headers, in order
+        ("10.0.0.2", ["6.6.6.6, not-an-ip"], "10.0.0.2"),  # garbage: the proxy itself
+        ("10.0.0.2", ["10.0.0.3"], "10.0.0.3"),  # only proxies: the leftmost one
+        ("10.0.0.2", [], "10.0.0.2"),
+        ("::1", ["2001:db8::5"], "2001:db8::5"),
+        ("testclient", ["198.51.100.1"], None),  # not an address
+    ],
+)  # fmt: skip
+def test_the_callers_ip_trusts_forwarded_for_only_from_proxies(
+    peer: str, forwarded: list[str], expected: str | None
+) -> None:
+    assert abuse.caller_ip(peer_request(peer, *forwarded), PROXIES) == expected
+
+
+def limited(pool: LocalUserPool, fake: Fake, **fields: Any) -> tuple[TestClient, CognitoAuthClient]:
+    settings = pool.settings(rate_limit_storage="memory://", **fields)
+    client = CognitoAuthClient(settings, transport=fake.transport())
+    app = mount(auth_router(client=client, bearer=pool.bearer(token_use="access")))
+    return TestClient(app, client=("10.1.2.3", 5000)), client
+
+
+def test_the_callers_ip_goes_to_cognito(pool: LocalUserPool, fake: Fake) -> None:
+    http, client = limited(pool, fake, trusted_proxies=["10.0.0.0/8"])
+    forwarded = {"X-Forwarded-For": "6.6.6.6, 198.51.100.1"}
+    with http:
+        for path in ROUTES:
+            headers = {**forwarded, "Authorization": f"Bearer {pool.access_token()}"}
+            body = BODIES.get(path)
+            http.request("GET" if path == "/me" else "POST", PREFIX + path, json=body,
+                         headers=headers)  # fmt: skip
+    context = {name: body.get("UserContextData") for name, body in fake.calls}
+    with_context = {"SignUp", "ConfirmSignUp", "ResendConfirmationCode", "InitiateAuth",
+                    "RespondToAuthChallenge", "ForgotPassword",
+                    "ConfirmForgotPassword"}  # fmt: skip
+    assert {n for n, c in context.items() if c == {"IpAddress": "198.51.100.1"}} == with_context
+    assert all(context[name] is None for name in set(context) - with_context)
+    anyio.run(client.aclose)
+
+
+LIMITED = {"/signin": "sign-in", "/challenge": "sign-in", "/verify": "codes",
+           "/reset-password": "codes", "/signup": "messages", "/resend-code": "messages",
+           "/forgot-password": "messages"}  # fmt: skip
+
+
+@pytest.mark.parametrize("path", LIMITED)
+def test_limited_routes_answer_429_per_username(pool: LocalUserPool, fake: Fake, path: str) -> None:
+    http, client = limited(pool, fake, rate_limit_per_username="2/minute")
+    with http:
+        answers = [http.post(PREFIX + path, json=BODIES[path]) for _ in range(3)]
+        # Another user, or another group of routes, has its own count.
+        other = {**BODIES[path], "username": "bob"}
+        assert http.post(PREFIX + path, json=other).status_code != 429
+        group = next(p for p, g in LIMITED.items() if g != LIMITED[path])
+        assert http.post(PREFIX + group, json=BODIES[group]).status_code != 429
+    statuses = [a.status_code for a in answers]
+    assert statuses[2] == 429 and 429 not in statuses[:2]
+    refused = answers[2]
+    assert refused.json() == {"detail": "Too many requests; try again later"}
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    assert len(fake.requests) == 4  # the refused one never reached Cognito
+    helpers.assert_echoes_nothing(refused, USERNAME, PASSWORD, CODE, NEW_PASSWORD)
+    anyio.run(client.aclose)
+
+
+def test_limits_count_per_ip_and_do_not_tell_users_apart(pool: LocalUserPool, fake: Fake) -> None:
+    http, client = limited(pool, fake, rate_limit_per_ip="3/minute")
+    fake.replies["InitiateAuth"] = cognito.error("NotAuthorizedException")
+    with http:
+        answers = [http.post(f"{PREFIX}/signin", json={"username": f"u{i}", "password": "p"})
+                   for i in range(4)]  # fmt: skip
+    assert [a.status_code for a in answers] == [401, 401, 401, 429]
+    anyio.run(client.aclose)
+
+
+def test_wrong_password_and_unknown_user_stay_alike_under_limits(
+    pool: LocalUserPool, fake: Fake
+) -> None:
+    http, client = limited(pool, fake)
+    with http:
+        fake.always = cognito.error("NotAuthorizedException", "Incorrect username or password.")
+        wrong = http.post(f"{PREFIX}/signin", json={"username": "alice", "password": "p"})
+        fake.always = cognito.error("UserNotFoundException", "User does not exist.")
+        unknown = http.post(f"{PREFIX}/signin", json={"username": "nobody", "password": "p"})
+    assert (wrong.status_code, wrong.content, dict(wrong.headers)) == (
+        401, unknown.content, dict(unknown.headers))  # fmt: skip
+    anyio.run(client.aclose)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{"rate_limit_storage": "nosuch://x"}, {"rate_limit_storage": "memory://",
+                                            "rate_limit_per_ip": "5/fortnight"},
+     {"trusted_proxies": ["10.0.0.0/33"]}, {"trusted_proxies": ["proxy.local"]}],
+)  # fmt: skip
+def test_rate_limit_and_proxy_settings_are_checked(pool: LocalUserPool, fields: Any) -> None:
+    with pytest.raises(ConfigurationError):
+        auth_router(pool.settings(**fields))
+
+
+def test_a_failing_limit_storage_lets_requests_through(
+    pool: LocalUserPool, fake: Fake, library_logs: Logs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*args: Any, **kwargs: Any) -> bool:
+        raise ConnectionError("redis is down")
+
+    http, client = limited(pool, fake)
+    monkeypatch.setattr("limits.aio.strategies.MovingWindowRateLimiter.hit", broken)
+    with http:
+        assert http.post(f"{PREFIX}/signin", json=BODIES["/signin"]).status_code == 200
+    assert "Rate-limit storage failed: ConnectionError" in library_logs.text
+    anyio.run(client.aclose)
+
+
+# -- fuzzing: any JSON body to any route ------------------------------------------------------
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=12)
+    | st.floats(allow_nan=False, allow_infinity=False),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=12), inner,
+                                                                max_size=3),
+    max_leaves=8,
+)  # fmt: skip
+# Keys the caller invents, marked so that an echo of one is found by a substring search.
+_KEY = st.text(alphabet="abcdefxyz:._", min_size=3, max_size=10).map(lambda k: f"Zq{k}")
+
+
+@pytest.mark.parametrize("path", [p for p in ROUTES if p != "/me"])
+@hypothesis_settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(data=st.data())
+def test_no_body_gives_a_500_or_an_echoed_key(api: Api, path: str, data: st.DataObject) -> None:
+    fields = dict(BODIES.get(path, {}))
+    mutated = data.draw(
+        st.dictionaries(
+            st.sampled_from([*fields, "attributes", "responses", "names"]) | _KEY, _JSON, max_size=4
+        )
+    )
+    body = data.draw(st.sampled_from([{**fields, **mutated}, mutated, [mutated], "x", None]))
+    for name in ("attributes", "responses"):
+        if isinstance(body, dict) and isinstance(body.get(name), dict):
+            body[name] = {**body[name], "Zqkey:" + name: "v"}  # a made-up key in a known field
+    response = api(path, body)
+    assert response.status_code < 500
+    invented = {k for k in (mutated if isinstance(mutated, dict) else {}) if k.startswith("Zq")}
+    assert not any(key in response.text for key in {*invented, "Zqkey"})

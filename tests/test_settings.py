@@ -69,7 +69,9 @@ def test_defaults() -> None:
         "jwks_miss_cooldown": 30.0, "jwks_max_stale": 86400.0, "http_timeout": 5.0,
         "max_token_bytes": 16384, "token_cache_size": 10000, "idp_endpoint": None,
         "allow_insecure_idp_endpoint": False, "client_secret": None,
-        "writable_attributes": list(DEFAULT_WRITABLE_ATTRIBUTES),
+        "writable_attributes": list(DEFAULT_WRITABLE_ATTRIBUTES), "refresh_token_rotation": False,
+        "trusted_proxies": [], "rate_limit_storage": None, "rate_limit_per_ip": "20/minute",
+        "rate_limit_per_username": "5/minute",
     }  # fmt: skip
     assert (settings.resolved_region, settings.accepted_issuers) == ("eu-west-1", (ISS,))
     assert settings.resolved_jwks_url == JWKS_URL
@@ -338,3 +340,14 @@ def test_writable_attributes_from_the_environment(monkeypatch: pytest.MonkeyPatc
     environment(monkeypatch, writable_attributes="name,custom:plan")
     assert CognitoSettings().writable_attributes == ["name", "custom:plan"]
     assert "custom:role" not in DEFAULT_WRITABLE_ATTRIBUTES
+
+
+def test_rate_limit_and_proxy_fields(monkeypatch: pytest.MonkeyPatch) -> None:
+    environment(monkeypatch, trusted_proxies="10.0.0.0/8,::1", rate_limit_per_ip="10 per hour")
+    settings = CognitoSettings()
+    assert (settings.trusted_proxies, settings.rate_limit_per_ip) == (
+        ["10.0.0.0/8", "::1"], "10 per hour")  # fmt: skip
+    for bad in ({"trusted_proxies": ["nope"]}, {"rate_limit_per_username": "5/fortnight"},
+                {"rate_limit_per_ip": "many"}):  # fmt: skip
+        with pytest.raises(ConfigurationError):
+            make(**bad)

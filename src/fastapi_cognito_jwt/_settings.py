@@ -31,6 +31,11 @@ DEFAULT_WRITABLE_ATTRIBUTES = (
     "middle_name", "name", "nickname", "phone_number", "picture", "preferred_username",
     "profile", "website", "zoneinfo",
 )  # fmt: skip
+# limits' rate strings: "5/minute", "10 per 2 hours", "100/day;5/second" (one or several).
+_RATE = re.compile(
+    r"\d{1,9}\s*(?:/|per)\s*(?:\d{1,9}\s*)?(?:second|minute|hour|day|month|year)s?"
+    r"(?:\s*[;,]\s*\d{1,9}\s*(?:/|per)\s*(?:\d{1,9}\s*)?(?:second|minute|hour|day|month|year)s?)*"
+)
 _ATTRIBUTE_NAME = re.compile(r"custom:[\w.-]{1,20}|[a-z_]{1,32}", re.ASCII)
 
 
@@ -159,6 +164,24 @@ class CognitoSettings(BaseSettings):
         "`GetTokensFromRefreshToken` (returns the new refresh token) instead of "
         "`REFRESH_TOKEN_AUTH`, which Cognito refuses once rotation is on.",
     )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Addresses or networks (CIDR) of your reverse proxies: only a request from "
+        "one of them has its `X-Forwarded-For` read for the caller's IP sent to Cognito.",
+    )
+    rate_limit_storage: str | None = Field(
+        default=None,
+        description="A `limits` storage URI (`memory://`, `redis://host:6379`, ...): turns on "
+        "the auth router's rate limits. Needs the rate-limit extra.",
+    )
+    rate_limit_per_ip: str = Field(
+        default="20/minute",
+        description="Requests per caller IP to each group of limited routes (`limits` syntax).",
+    )
+    rate_limit_per_username: str = Field(
+        default="5/minute",
+        description="Requests per username to each group of limited routes (`limits` syntax).",
+    )
 
     if not TYPE_CHECKING:  # pragma: no branch
         # Wrap pydantic's ValidationError so callers catch one library exception. Hidden from
@@ -169,7 +192,9 @@ class CognitoSettings(BaseSettings):
             except ValidationError as exc:
                 raise ConfigurationError(_describe(exc)) from None
 
-    @field_validator("client_ids", "issuers", "writable_attributes", mode="before")
+    @field_validator(
+        "client_ids", "issuers", "writable_attributes", "trusted_proxies", mode="before"
+    )
     @classmethod
     def _parse_list(cls, value: Any) -> Any:
         return _split_list(value)
@@ -189,6 +214,23 @@ class CognitoSettings(BaseSettings):
                 raise ValueError("an attribute is a standard name or custom:<name>")
             if name == "sub" or name.endswith("_verified"):
                 raise ValueError("sub and the *_verified flags are never writable by users")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError("a trusted proxy is an IP address or a CIDR network") from None
+        return value
+
+    @field_validator("rate_limit_per_ip", "rate_limit_per_username")
+    @classmethod
+    def _check_rate(cls, value: str) -> str:
+        if not _RATE.fullmatch(value):
+            raise ValueError("a rate is like '5/minute' or '100 per hour'")
         return value
 
     @field_validator("user_pool_id")

@@ -23,6 +23,7 @@ from .._exceptions import (
 )
 from .._settings import CognitoSettings
 from .._verification.bearer import CognitoBearer, CognitoCredentials
+from .abuse import RateLimits, caller_ip, trusted_networks
 from .bodies import (
     ChallengeAnswer,
     ChallengeResponse,
@@ -77,13 +78,20 @@ class _ScrubbedRoute(APIRoute):
     `loc` stops at the first part that is not one of the body's own field names.
     """
 
+    # Set by `auth_router` on its own subclass: the caller's IP for the request.
+    caller: Callable[[Request], str | None] = staticmethod(lambda request: None)
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         known = _field_names(self)
+        caller = self.caller
 
         async def scrubbed(request: Request) -> Response:
+            ip_address = caller(request)
+            request.state.fastapi_cognito_jwt_ip = ip_address
             try:
-                return await handler(request)
+                with CognitoAuthClient.user_context(ip_address):
+                    return await handler(request)
             except RequestValidationError as exc:
                 errors = [_scrubbed(error, known) for error in exc.errors()]
                 return JSONResponse({"detail": errors}, status_code=422)
@@ -209,7 +217,19 @@ def auth_router(
             if owned:
                 await cognito.aclose()
 
-    router = APIRouter(tags=list(tags), route_class=_ScrubbedRoute, lifespan=lifespan)
+    proxies = trusted_networks(cognito.settings)
+    route_class = type(
+        "_AuthRoute",
+        (_ScrubbedRoute,),
+        {"caller": staticmethod(lambda request: caller_ip(request, proxies))},
+    )
+    limits = RateLimits(cognito.settings) if cognito.settings.rate_limit_storage else None
+
+    async def throttle(request: Request, group: str, username: str | None) -> None:
+        if limits is not None:
+            await limits.check(group, request.state.fastapi_cognito_jwt_ip, username)
+
+    router = APIRouter(tags=list(tags), route_class=route_class, lifespan=lifespan)
     # What users may write about themselves; role-like attributes stay out (docs/security.md).
     writable = frozenset(cognito.settings.writable_attributes)
     signed_in = Annotated[CognitoCredentials, Depends(bearer)]
@@ -233,8 +253,9 @@ def auth_router(
         except (CognitoAuthError, CognitoServiceError) as exc:
             raise http_error(exc, {}) from None
 
-    async def sign_up(body: SignUpForm) -> SignUpResponse:
+    async def sign_up(body: SignUpForm, request: Request) -> SignUpResponse:
         username, password = body.cognito_username(), body.cognito_password()
+        await throttle(request, "messages", username)
         attributes = body.cognito_attributes()
         if not writable.issuperset(attributes):
             raise _not_writable()
@@ -256,7 +277,8 @@ def auth_router(
     )
 
     @router.post("/verify", summary="Verify the account with the emailed code")
-    async def verify(body: ConfirmRequest) -> MessageResponse:
+    async def verify(body: ConfirmRequest, request: Request) -> MessageResponse:
+        await throttle(request, "codes", body.username)
         await attempt(
             cognito.confirm_sign_up(body.username, body.code),
             {
@@ -268,7 +290,8 @@ def auth_router(
         return MessageResponse(message="Account verified")
 
     @router.post("/resend-code", summary="Send the verification code again")
-    async def resend_code(body: UsernameRequest) -> MessageResponse:
+    async def resend_code(body: UsernameRequest, request: Request) -> MessageResponse:
+        await throttle(request, "messages", body.username)
         await quietly(cognito.resend_confirmation_code(body.username))
         return MessageResponse(message="If the account needs verifying, a new code was sent")
 
@@ -277,7 +300,8 @@ def auth_router(
         summary="Sign in with username and password",
         response_model=TokenResponse | ChallengeResponse,
     )
-    async def sign_in(body: SignInRequest) -> TokenResponse | ChallengeResponse:
+    async def sign_in(body: SignInRequest, request: Request) -> TokenResponse | ChallengeResponse:
+        await throttle(request, "sign-in", body.username)
         result = await attempt(
             cognito.sign_in(body.username, body.password.get_secret_value()),
             {NotAuthorizedError: INCORRECT_CREDENTIALS},
@@ -289,7 +313,10 @@ def auth_router(
         summary="Answer a sign-in challenge",
         response_model=TokenResponse | ChallengeResponse,
     )
-    async def challenge(body: ChallengeAnswer) -> TokenResponse | ChallengeResponse:
+    async def challenge(
+        body: ChallengeAnswer, request: Request
+    ) -> TokenResponse | ChallengeResponse:
+        await throttle(request, "sign-in", body.username)
         for key in body.responses:
             name = key.removeprefix(_ATTRIBUTE_ANSWER)
             if key != name and (
@@ -333,12 +360,14 @@ def auth_router(
         return _token_response(result)
 
     @router.post("/forgot-password", summary="Send a password-reset code")
-    async def forgot_password(body: UsernameRequest) -> MessageResponse:
+    async def forgot_password(body: UsernameRequest, request: Request) -> MessageResponse:
+        await throttle(request, "messages", body.username)
         await quietly(cognito.forgot_password(body.username))
         return MessageResponse(message="If the account exists, a reset code was sent")
 
     @router.post("/reset-password", summary="Set a new password with the reset code")
-    async def reset_password(body: ResetPasswordRequest) -> MessageResponse:
+    async def reset_password(body: ResetPasswordRequest, request: Request) -> MessageResponse:
+        await throttle(request, "codes", body.username)
         new_password = body.new_password.get_secret_value()
         await attempt(
             cognito.confirm_forgot_password(body.username, body.code, new_password),
