@@ -181,7 +181,11 @@ def auth_router(
 
     Routes (all JSON): `POST /signup` (201), `/verify`, `/resend-code`, `/signin`,
     `/challenge`, `/refresh`, `/forgot-password`, `/reset-password`, and with a bearer
-    access token `/change-password`, `POST /logout` (204) and `GET /me`. Failures are fixed
+    access token `/change-password`, `/update-attributes`, `/delete-attributes`,
+    `/delete-account` (204), `POST /logout` (204) and `GET /me`. Users set only the
+    attributes in the settings' `writable_attributes`; the caller's IP goes to Cognito
+    (`trusted_proxies`); with `rate_limit_storage`, sign-in, code and message routes are
+    rate-limited per IP and per username (429 with `Retry-After`). Failures are fixed
     texts: duplicate user 409; wrong or expired code 400; wrong password and unknown user the
     same 401; unconfirmed user 403; password policy 400 with Cognito's policy text; throttling
     429 with `Retry-After`; Cognito unreachable 503; anything else 502. Invalid bodies are 422
