@@ -238,3 +238,26 @@ async def test_a_user_cannot_give_themselves_a_role(role_pool: LocalPool) -> Non
     for claims in (*_claims(tokens.json()), *_claims(refreshed.json())):
         assert "custom:role" not in claims and "cognito:groups" not in claims
     assert "custom:role" not in me.json()["attributes"]
+
+
+def test_sign_in_is_rate_limited_alike_for_known_and_unknown_users(
+    demo_pool: LocalPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The example's settings leave these fields unset, so COGNITO_* variables fill them.
+    monkeypatch.setenv("COGNITO_RATE_LIMIT_STORAGE", "memory://")
+    monkeypatch.setenv("COGNITO_RATE_LIMIT_PER_USERNAME", "3/minute")
+    email = "hedy@example.com"
+    with TestClient(create_app(demo_pool.settings())) as http:
+        assert http.post("/api/v1/auth/signup", json=sign_up(email)).status_code == 201
+        http.post("/api/v1/auth/verify", json={"username": email, "code": "1"})
+        runs = {
+            name: [http.post("/api/v1/auth/signin", json={"username": name, "password": "Wr0ng!"})
+                   for _ in range(4)]
+            for name in (email, "nobody-here@example.com")
+        }  # fmt: skip
+    known, unknown = (
+        [(r.status_code, r.json()["detail"]) for r in answers] for answers in runs.values()
+    )
+    assert known == unknown
+    assert [status for status, _ in known] == [401, 401, 401, 429]
+    assert runs[email][3].headers["retry-after"].isdigit()
