@@ -609,6 +609,9 @@ MALFORMED = f'{{"username": "{USERNAME}", "password": "{PASSWORD}'.encode()
          "string_pattern_mismatch", "attributes"),
         ("/signup", {**BODIES["/signup"], "attributes": {"custom:pwkey9f3c": "v" * 2049}},
          "string_too_long", "attributes"),
+        # Even a key spelt like a field is the caller's, inside `attributes`.
+        ("/signup", {**BODIES["/signup"], "attributes": {"username": "v" * 2049}},
+         "string_too_long", "attributes"),
         ("/signin", MALFORMED, "json_invalid", MALFORMED.index(b'"Pw-')),  # the string's start
         ("/signin", json.dumps(PASSWORD).encode(), "model_attributes_type", None),
         ("/signin", json.dumps([USERNAME, PASSWORD]).encode(), "model_attributes_type", None),

@@ -101,7 +101,7 @@ class _ScrubbedRoute(APIRoute):
 
 def _field_names(route: APIRoute) -> frozenset[str]:
     """The names a 422's `loc` may show: the body's fields (the route's, not the caller's)."""
-    names = {"body"}
+    names: set[str] = set()
     for param in route.dependant.body_params:
         model = param.field_info.annotation
         if isinstance(model, type) and issubclass(model, BaseModel):
@@ -112,10 +112,15 @@ def _field_names(route: APIRoute) -> frozenset[str]:
 
 def _scrubbed(error: Mapping[str, Any], known: frozenset[str]) -> dict[str, Any]:
     kind = str(error.get("type", "value_error"))
-    loc: list[str | int] = []
-    for part in error.get("loc", ()):
-        # Integers are list positions or JSON offsets: where, not what.
-        if not (isinstance(part, int) or part in known):
+    parts = list(error.get("loc", ()))
+    # "body", then one of the body's own fields, then list positions or JSON offsets (where,
+    # not what); it stops at anything else, such as a dict key, even one spelt like a field.
+    loc: list[str | int] = parts[:1] if parts[:1] == ["body"] else []
+    rest = parts[len(loc) :]
+    if loc and rest and isinstance(rest[0], str) and rest[0] in known:
+        loc.append(rest.pop(0))
+    for part in rest:
+        if not isinstance(part, int):
             break
         loc.append(part)
     if kind in _SAFE_MESSAGES:
