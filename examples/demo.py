@@ -4,7 +4,8 @@ FastCognito is an authentication API built on the library: sign-up, verification
 refresh, password change and sign-out on Cognito, and routes that need a valid access token.
 The demo starts moto's Cognito server on 127.0.0.1 with the app's user pool, serves the app
 with uvicorn at http://127.0.0.1:8000, walks a user's journey over real HTTP printing each
-request and answer (sign up, verify, sign in, the protected route, refresh, change the
+request and answer (sign up, a refused attempt to pick one's own role, verify, sign in, the
+protected routes, an administrator granting a role as a Cognito group, refresh, change the
 password, sign out and the protected route refusing the signed-out token, revoke a session
 with its refresh token), then keeps the app running for you to try at /docs until Ctrl-C.
 
@@ -19,12 +20,14 @@ import json
 import os
 import socket
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import httpx2
 import uvicorn
 
 from examples.fastcognito.emulator import (
+    add_to_group,
     create_user_pool,
     free_port,
     moto_server,
@@ -80,20 +83,27 @@ class Walkthrough:
         return response
 
 
-async def walk(base_url: str) -> list[int]:
-    """A user's journey through the app's HTTP API; returns the statuses seen."""
+async def walk(base_url: str, promote: Callable[[str], None] | None = None) -> list[int]:
+    """A user's journey through the app's HTTP API; returns the statuses seen.
+
+    `promote(username)` is the administrator's server-side call that puts the user in the
+    `admins` group; without it that step and the admin route after it are skipped.
+    """
     auth = "/api/v1/auth"
     signup = {
         "full_name": "Ada Lovelace",
         "email": EMAIL,
         "phone_number": "+15555550100",
         "password": PASSWORD,
-        "role": "engineer",
     }
     async with httpx2.AsyncClient(base_url=base_url, timeout=10) as client:
         w = Walkthrough(client)
+        await w.send("Sign up (name, phone_number)", "POST", f"{auth}/signup", body=signup)
         await w.send(
-            "Sign up (name, phone_number, custom:role)", "POST", f"{auth}/signup", body=signup
+            "Sign up choosing your own role: refused, roles are set on the server",
+            "POST",
+            f"{auth}/signup",
+            body={**signup, "email": "mallory@example.com", "role": "admin"},
         )
         await w.send("The same email again", "POST", f"{auth}/signup", body=signup)
         credentials = {"username": EMAIL, "password": PASSWORD}
@@ -119,10 +129,19 @@ async def walk(base_url: str) -> list[int]:
         await w.send(
             "Who am I: verified claims and Cognito's attributes", "GET", f"{auth}/me", token=access
         )
+        await w.send("The admin route, not in admins", "GET", "/api/v1/users/admin", token=access)
+        if promote is not None:
+            print("\n# An administrator puts the user in the admins group (AdminAddUserToGroup)")
+            promote(EMAIL)
         refreshed = await w.send(
-            "Refresh", "POST", f"{auth}/refresh", body={"refresh_token": tokens["refresh_token"]}
+            "Refresh: the new access token carries cognito:groups",
+            "POST",
+            f"{auth}/refresh",
+            body={"refresh_token": tokens["refresh_token"]},
         )
         access = refreshed.json()["access_token"]
+        if promote is not None:
+            await w.send("The admin route, now", "GET", "/api/v1/users/admin", token=access)
         await w.send(
             "Change the password",
             "POST",
@@ -187,7 +206,7 @@ async def main(exit_after_walkthrough: bool, port: int) -> None:
         print(f"FastCognito at {base_url}")
         walked = False
         try:
-            statuses = await walk(base_url)
+            statuses = await walk(base_url, lambda user: add_to_group(pool, user, "admins"))
             walked = True
             print(f"\nAnswers: {' '.join(map(str, statuses))}")
             print(

@@ -5,6 +5,20 @@ AWSCognitoIdentityProviderService.<Operation>`, with a JSON body; a success is H
 JSON object in Cognito's PascalCase shapes (with keys the library does not read); a refusal is
 HTTP 400 with `{"__type": "<Code>Exception", "message": ...}`, whose message may quote what was
 sent. Replies stream their bodies unread, as a real connection's do. It keeps no user state.
+
+It stands in for operations moto (5.2) does not implement, following Cognito's API reference
+(`API_<Operation>` pages) for the request and reply shapes and the error codes a test scripts:
+- `GetTokensFromRefreshToken`: `ClientId`, `RefreshToken`, `ClientSecret` for a confidential
+  client (no SECRET_HASH); replies `AuthenticationResult` with a new `RefreshToken` when the app
+  client rotates; refuses with `NotAuthorizedException` (invalid or revoked token) and
+  `RefreshTokenReuseException` (a token rotation already replaced).
+- `DeleteUserAttributes`: `AccessToken`, `UserAttributeNames`; replies `{}`; refuses with
+  `NotAuthorizedException`, `InvalidParameterException` (a required attribute).
+- `DeleteUser`: `AccessToken`; replies `{}`; refuses with `NotAuthorizedException`.
+- `ResendConfirmationCode`, `RevokeToken`, `GetUserAttributeVerificationCode` and
+  `VerifyUserAttribute`, which moto also lacks, as the canned `REPLIES` show.
+`UpdateUserAttributes` is tested against moto too (tests/integration/test_auth_flows.py); here
+it replies `CodeDeliveryDetailsList`, as Cognito does when an `email` or `phone_number` changed.
 """
 
 import base64
@@ -48,6 +62,8 @@ REPLIES: dict[str, Any] = {  # the other operations answer {}
     "GetUser": {"Username": USERNAME, "UserAttributes": [{"Name": "sub", "Value": SUB},
                                                          {"Name": "email", "Value": "a@b.c"}]},
     "GetUserAttributeVerificationCode": {"CodeDeliveryDetails": DELIVERY},
+    "GetTokensFromRefreshToken": {"AuthenticationResult": TOKENS},
+    "UpdateUserAttributes": {"CodeDeliveryDetailsList": [DELIVERY]},
 }  # fmt: skip
 
 Reply = Callable[[], httpx2.Response]

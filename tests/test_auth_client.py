@@ -133,6 +133,18 @@ OPS: dict[str, Op] = {
                        {"Token": REFRESH, "ClientId": CLIENT_ID}),
     "get_user": Op("GetUser", lambda c: c.get_user(ACCESS), {"AccessToken": ACCESS},
                    USER_REPLY, USER),
+    "get_tokens_from_refresh_token": Op(
+        "GetTokensFromRefreshToken", lambda c: c.get_tokens_from_refresh_token(REFRESH),
+        {"RefreshToken": REFRESH, "ClientId": CLIENT_ID}, cognito.REPLIES["InitiateAuth"],
+        SIGNED_IN),
+    "update_user_attributes": Op(
+        "UpdateUserAttributes", lambda c: c.update_user_attributes(ACCESS, {"email": "e@x.io"}),
+        {"AccessToken": ACCESS, "UserAttributes": [{"Name": "email", "Value": "e@x.io"}]},
+        {"CodeDeliveryDetailsList": [cognito.DELIVERY]}, (DELIVERED,)),
+    "delete_user_attributes": Op(
+        "DeleteUserAttributes", lambda c: c.delete_user_attributes(ACCESS, ["locale"]),
+        {"AccessToken": ACCESS, "UserAttributeNames": ["locale"]}),
+    "delete_user": Op("DeleteUser", lambda c: c.delete_user(ACCESS), {"AccessToken": ACCESS}),
     "request_attribute_verification": Op(
         "GetUserAttributeVerificationCode",
         lambda c: c.request_attribute_verification(ACCESS, "email"),
@@ -156,7 +168,7 @@ def confidential(op: Op) -> dict[str, Any]:
         parameters = body[op.hash_at]
         parameters.setdefault("USERNAME", SUB)  # the refresh names the user
         parameters["SECRET_HASH"] = hashed(parameters["USERNAME"])
-    elif op.operation == "RevokeToken":
+    elif op.operation in ("RevokeToken", "GetTokensFromRefreshToken"):
         body["ClientSecret"] = SECRET
     return body
 
@@ -639,3 +651,70 @@ async def test_the_callers_cancellation_is_not_turned_into_an_error(fake: Fake) 
     with anyio.move_on_after(0.05) as scope:
         await post(fake, cognito.ok({}))
     assert scope.cancelled_caught
+
+
+@pytest.mark.parametrize(
+    ("required", "responses", "sent"),
+    [
+        ('["userAttributes.name"]', {"userAttributes.name": "Ada"}, True),
+        ('["name"]', {"userAttributes.name": "Ada"}, True),
+        ('["userAttributes.name"]', {"userAttributes.custom:role": "admin"}, False),
+        ("[]", {"userAttributes.email_verified": "true"}, False),
+        (None, {"userAttributes.locale": "fr"}, True),  # built by hand: nothing to compare with
+    ],
+)
+async def test_a_challenge_answer_sets_only_the_attributes_it_asked_for(
+    required: str | None, responses: dict[str, str], sent: bool, fake: Fake
+) -> None:
+    parameters = {} if required is None else {"requiredAttributes": required}
+    challenge = CHALLENGE.model_copy(update={"parameters": parameters})
+    async with client_of(fake) as client:
+        if sent:
+            answers = {"NEW_PASSWORD": NEW_PASSWORD, **responses}
+            await client.respond_to_challenge(challenge, answers)
+        else:
+            with pytest.raises(errors.InvalidParameterError):
+                await client.respond_to_challenge(challenge, responses)
+    assert len(fake.requests) == int(sent)
+
+
+async def test_a_challenge_whose_required_attributes_are_not_a_list_is_a_service_error(
+    fake: Fake,
+) -> None:
+    challenge = CHALLENGE.model_copy(update={"parameters": {"requiredAttributes": "{"}})
+    async with client_of(fake) as client:
+        with pytest.raises(ServiceError):
+            await client.respond_to_challenge(challenge, {"NEW_PASSWORD": NEW_PASSWORD})
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize("secret", [None, SECRET])
+async def test_with_rotation_refresh_gets_tokens_from_the_refresh_token(
+    secret: str | None, fake: Fake
+) -> None:
+    # No username needed even with a secret: Cognito takes the secret itself.
+    async with client_of(fake, make(refresh_token_rotation=True, client_secret=secret)) as client:
+        assert await client.refresh(REFRESH) == SIGNED_IN  # with the new refresh token
+    expected = {"RefreshToken": REFRESH, "ClientId": CLIENT_ID}
+    assert fake.calls == [("GetTokensFromRefreshToken",
+                           expected | ({"ClientSecret": SECRET} if secret else {}))]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "reply", [{"CodeDeliveryDetailsList": "x"}, {"CodeDeliveryDetailsList": [5]},
+              {"CodeDeliveryDetailsList": [{"Destination": 5}]}],
+)  # fmt: skip
+async def test_odd_attribute_update_replies_are_service_errors(
+    reply: dict[str, Any], fake: Fake
+) -> None:
+    fake.always = cognito.ok(reply)
+    async with client_of(fake) as client:
+        with pytest.raises(ServiceError):
+            await client.update_user_attributes(ACCESS, {"name": "n"})
+
+
+async def test_a_refresh_answered_with_a_challenge_is_a_service_error(fake: Fake) -> None:
+    fake.always = cognito.ok(cognito.CHALLENGE)
+    async with client_of(fake) as client:
+        with pytest.raises(ServiceError):
+            await client.get_tokens_from_refresh_token(REFRESH)

@@ -7,6 +7,7 @@ mapping each route applies. Bearer routes verify real tokens of the local pool (
 
 # No `from __future__ import annotations`: FastAPI reads the custom sign-up model at runtime.
 
+import ipaddress
 import json
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -15,13 +16,14 @@ from typing import Any
 import anyio
 import httpx2
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 from pydantic import BaseModel, EmailStr, Field, SecretStr, ValidationError
 
 import fastapi_cognito_jwt._exceptions as errors
 from fastapi_cognito_jwt import CognitoAuthClient, CognitoSettings, ConfigurationError, auth_router
-from fastapi_cognito_jwt._auth_flows import bodies, results, router as router_module
+from fastapi_cognito_jwt._auth_flows import abuse, bodies, results, router as router_module
 from fastapi_cognito_jwt._auth_flows.cognito_api import auth_error
 from fastapi_cognito_jwt._auth_flows.http_errors import INVALID_TOKEN, http_error
 from fastapi_cognito_jwt.testing import LocalUserPool
@@ -294,7 +296,7 @@ def test_the_policy_text_passes_when_tidy_and_quoting_nothing_sent(
 PREFIX = "/api/v1/auth"
 BODIES: dict[str, dict[str, Any]] = {
     "/signup": {"username": USERNAME, "password": PASSWORD, "email": "alice@example.com",
-                "phone_number": "+447700900123", "attributes": {"custom:p": "pro", "name": "Al"}},
+                "phone_number": "+447700900123", "attributes": {"locale": "fr", "name": "Al"}},
     "/verify": {"username": USERNAME, "code": CODE},
     "/resend-code": {"username": USERNAME},
     "/signin": {"username": USERNAME, "password": PASSWORD},
@@ -304,11 +306,13 @@ BODIES: dict[str, dict[str, Any]] = {
     "/forgot-password": {"username": USERNAME},
     "/reset-password": {"username": USERNAME, "code": CODE, "new_password": NEW_PASSWORD},
     "/change-password": {"previous_password": PASSWORD, "proposed_password": NEW_PASSWORD},
+    "/update-attributes": {"attributes": {"name": "Alice", "locale": "fr"}},
+    "/delete-attributes": {"names": ["locale"]},
 }  # fmt: skip
-ROUTES = [*BODIES, "/logout", "/me"]
+ROUTES = [*BODIES, "/logout", "/me", "/delete-account"]
 TOKEN_BODY = {"access_token": cognito.ACCESS, "id_token": cognito.ID, "refresh_token": REFRESH,
               "expires_in": 3600, "token_type": "Bearer"}  # fmt: skip
-ATTRIBUTES = [{"Name": "custom:p", "Value": "pro"}, {"Name": "name", "Value": "Al"},
+ATTRIBUTES = [{"Name": "locale", "Value": "fr"}, {"Name": "name", "Value": "Al"},
               {"Name": "email", "Value": "alice@example.com"},
               {"Name": "phone_number", "Value": "+447700900123"}]  # fmt: skip
 # Each route's operation, its body (ClientId aside; "<token>": the bearer's), status and answer.
@@ -339,6 +343,13 @@ HAPPY: dict[str, tuple[str, dict[str, Any], int, Any]] = {
                                             "ProposedPassword": NEW_PASSWORD},
                          200, {"message": "Password changed"}),
     "/logout": ("GlobalSignOut", {"AccessToken": "<token>"}, 204, None),
+    "/update-attributes": ("UpdateUserAttributes", {"AccessToken": "<token>", "UserAttributes": [
+        {"Name": "name", "Value": "Alice"}, {"Name": "locale", "Value": "fr"}]},
+        200, {"message": "Attributes updated"}),
+    "/delete-attributes": ("DeleteUserAttributes", {"AccessToken": "<token>",
+                                                    "UserAttributeNames": ["locale"]},
+                           200, {"message": "Attributes deleted"}),
+    "/delete-account": ("DeleteUser", {"AccessToken": "<token>"}, 204, None),
 }  # fmt: skip
 
 
@@ -467,6 +478,9 @@ ACCOUNT_ANSWERS: dict[str, tuple[Any, Any]] = {
     "/change-password": (unauthorized("Incorrect password, or the token was revoked"),) * 2,
     "/logout": (TOKEN_ANSWER, TOKEN_ANSWER),
     "/me": (TOKEN_ANSWER, TOKEN_ANSWER),
+    "/update-attributes": (TOKEN_ANSWER, TOKEN_ANSWER),
+    "/delete-attributes": (TOKEN_ANSWER, TOKEN_ANSWER),
+    "/delete-account": (TOKEN_ANSWER, TOKEN_ANSWER),
 }  # fmt: skip
 # The defaults pass through every route, with their headers; no failure escapes as a 500.
 FAILURES: dict[str, tuple[cognito.Reply, Any]] = {
@@ -492,7 +506,8 @@ def test_each_route_maps_failures(
     fake.always, expected = FAILURES[failure]
     if isinstance(expected, int):
         expected = ACCOUNT_ANSWERS[path][expected]
-    ignored = {"/verify", "/reset-password", "/change-password", "/logout"}
+    ignored = {"/verify", "/reset-password", "/change-password", "/logout", "/update-attributes",
+               "/delete-attributes", "/delete-account"}  # fmt: skip
     if expected is None or (failure == "odd-200" and path in ignored):
         expected = (HAPPY[path][2], HAPPY[path][3], {})
     response = api(path)
@@ -543,7 +558,11 @@ def test_only_routes_setting_a_password_pass_the_policy_on(api: Api, fake: Fake,
         assert answer(api(path)) == (400, {"detail": POLICY}, {}), value
 
 
-@pytest.mark.parametrize("path", ["/change-password", "/logout", "/me"])
+@pytest.mark.parametrize(
+    "path",
+    ["/change-password", "/logout", "/me", "/update-attributes", "/delete-attributes",
+     "/delete-account"],
+)  # fmt: skip
 @pytest.mark.parametrize(
     ("kind", "expected"),
     [("none", helpers.NO_CREDENTIALS), ("id", helpers.INVALID), ("expired", helpers.EXPIRED),
@@ -589,8 +608,16 @@ MALFORMED = f'{{"username": "{USERNAME}", "password": "{PASSWORD}'.encode()
         ("/signup", {**BODIES["/signup"], "email": "mallory-at-ex.com"}, "value_error", "email"),
         ("/reset-password", {**BODIES["/reset-password"], "code": "C0DE 5e3a"},
          "string_pattern_mismatch", "code"),
-        ("/signin", {**BODIES["/signin"], "remember": "Pw-extra-1a2b"}, "extra_forbidden",
-         "remember"),
+        # Keys the caller chose are not echoed either: loc stops at the body's own fields.
+        ("/signin", {**BODIES["/signin"], "Pw-key-9f3c": "Pw-extra-1a2b"}, "extra_forbidden",
+         None),
+        ("/signup", {**BODIES["/signup"], "attributes": {"Pw-key-9f3c": "v"}},
+         "string_pattern_mismatch", "attributes"),
+        ("/signup", {**BODIES["/signup"], "attributes": {"custom:pwkey9f3c": "v" * 2049}},
+         "string_too_long", "attributes"),
+        # Even a key spelt like a field is the caller's, inside `attributes`.
+        ("/signup", {**BODIES["/signup"], "attributes": {"username": "v" * 2049}},
+         "string_too_long", "attributes"),
         ("/signin", MALFORMED, "json_invalid", MALFORMED.index(b'"Pw-')),  # the string's start
         ("/signin", json.dumps(PASSWORD).encode(), "model_attributes_type", None),
         ("/signin", json.dumps([USERNAME, PASSWORD]).encode(), "model_attributes_type", None),
@@ -605,40 +632,48 @@ def test_invalid_bodies_are_422_without_the_values(
         response, values = api(path, content=body), [USERNAME, PASSWORD]
     else:
         response, values = api(path, body), [v for v in body.values() if isinstance(v, str) and v]
+        values += ["Pw-key-9f3c", "pwkey9f3c"]
     detail = response.json()["detail"]
     assert response.status_code == 422
     assert all(set(item) == {"type", "loc", "msg"} for item in detail)
     loc = ["body"] if where is None else ["body", where]
     assert [(item["type"], item["loc"]) for item in detail] == [(kind, loc)]
+    assert detail[0]["msg"] != "Invalid value" or kind == "value_error"
     for value in values:
         assert value not in response.text
     assert fake.requests == []
 
 
 class Registration(ByEmail):
-    """Sign up by email, with a name, a phone number and a role."""
+    """Sign up by email, with a name and a phone number."""
 
     full_name: str = Field(max_length=50)
     email: EmailStr
     phone_number: str = Field(min_length=10)
     password: SecretStr = Field(min_length=8)
-    role: str
+    plan: str
 
     def cognito_attributes(self) -> dict[str, str]:
-        return {"name": self.full_name, "phone_number": self.phone_number, "custom:role": self.role}
+        return {"name": self.full_name, "phone_number": self.phone_number, "custom:plan": self.plan}
 
 
-REGISTRATION = {"full_name": "Alice Liddell", "email": "alice@example.com", "role": "editor",
+REGISTRATION = {"full_name": "Alice Liddell", "email": "alice@example.com", "plan": "pro",
                 "phone_number": "+447700900123", "password": PASSWORD}  # fmt: skip
 
 
 def test_a_custom_sign_up_model_decides_what_is_accepted_sent_and_shown(
     pool: LocalUserPool, auth_client: CognitoAuthClient, fake: Fake
 ) -> None:
+    # The app lists custom:plan among the attributes users may write.
+    writable = [*auth_client.settings.writable_attributes, "custom:plan"]
+    auth_client = CognitoAuthClient(
+        auth_client.settings.model_copy(update={"writable_attributes": writable}),
+        transport=fake.transport(),
+    )
     custom = auth_router(client=auth_client, sign_up_model=Registration)
     app = mount(custom, auth_router(client=auth_client, tags=["accounts"]), prefixes=(PREFIX, "/d"))
     invalid = [{**REGISTRATION, "full_name": "A" * 51}, {**REGISTRATION, "phone_number": "+4477"},
-               {**REGISTRATION, "role": None}, BODIES["/signup"]]  # fmt: skip
+               {**REGISTRATION, "plan": None}, BODIES["/signup"]]  # fmt: skip
     with TestClient(app) as http:
         for body in invalid:
             response = http.post(f"{PREFIX}/signup", json=body)
@@ -651,7 +686,7 @@ def test_a_custom_sign_up_model_decides_what_is_accepted_sent_and_shown(
     assert answer(created) == (201, {"message": "User created successfully", "sub": SUB}, {})
     attributes = [{"Name": "name", "Value": "Alice Liddell"},
                   {"Name": "phone_number", "Value": "+447700900123"},
-                  {"Name": "custom:role", "Value": "editor"}]  # fmt: skip
+                  {"Name": "custom:plan", "Value": "pro"}]  # fmt: skip
     sent = {"Username": "alice@example.com", "Password": PASSWORD, "UserAttributes": attributes}
     assert fake.calls == [("SignUp", {"ClientId": pool.client_id, **sent})]
     # OpenAPI shows each router's model and tags, and the bearer where it is needed only.
@@ -694,3 +729,219 @@ def test_on_shutdown_routers_close_the_clients_they_own_only(
     assert fake.closed == 2  # the routers' own clients closed their transports, not the given
     anyio.run(auth_client.aclose)  # the caller's to close, and it can
     assert fake.closed == 3
+
+
+NOT_WRITABLE = [
+    ("/update-attributes", {"attributes": {"custom:role": "admin"}}, ["body", "attributes"]),
+    ("/update-attributes", {"attributes": {"name": "A", "email_verified": "true"}},
+     ["body", "attributes"]),
+    ("/delete-attributes", {"names": ["custom:role"]}, ["body", "names"]),
+    ("/signup", {**BODIES["/signup"], "attributes": {"custom:role": "admin"}}, ["body"]),
+    ("/signup", {**BODIES["/signup"], "attributes": {"email_verified": "true"}}, ["body"]),
+    ("/signup", {**BODIES["/signup"], "attributes": {"name": "A", "custom:plan": "x"}}, ["body"]),
+    ("/challenge", {**BODIES["/challenge"], "responses": {
+        "NEW_PASSWORD": NEW_PASSWORD, "userAttributes.custom:role": "admin"}},
+     ["body", "responses"]),
+    ("/challenge", {**BODIES["/challenge"], "responses": {
+        "NEW_PASSWORD": NEW_PASSWORD, "userAttributes.phone_number_verified": "true"}},
+     ["body", "responses"]),
+    # Only NEW_PASSWORD_REQUIRED asks for attributes.
+    ("/challenge", {**BODIES["/challenge"], "challenge_name": "SMS_MFA", "responses": {
+        "SMS_MFA_CODE": CODE, "userAttributes.name": "A"}}, ["body", "responses"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("path", "body", "loc"), NOT_WRITABLE)
+def test_attributes_outside_the_allow_list_are_refused_unsent(
+    api: Api, fake: Fake, path: str, body: dict[str, Any], loc: list[str]
+) -> None:
+    response = api(path, body)
+    assert response.status_code == 422 and fake.requests == []
+    assert response.json()["detail"] == [{"type": "attribute_not_writable", "loc": loc,
+        "msg": "Only the attributes this service accepts can be set"}]  # fmt: skip
+    for secret in ("role", "verified", "custom:plan", PASSWORD, NEW_PASSWORD, CODE):
+        assert secret not in response.text
+
+
+def test_a_challenge_answer_may_set_a_writable_attribute(api: Api, fake: Fake) -> None:
+    responses = {"NEW_PASSWORD": NEW_PASSWORD, "userAttributes.name": "Ada"}
+    assert api("/challenge", {**BODIES["/challenge"], "responses": responses}).status_code == 200
+    assert fake.calls[0][1]["ChallengeResponses"]["userAttributes.name"] == "Ada"
+
+
+def test_refresh_with_rotation_returns_the_new_refresh_token(
+    pool: LocalUserPool, fake: Fake
+) -> None:
+    settings = pool.settings(client_secret=cognito.SECRET, refresh_token_rotation=True)
+    client = CognitoAuthClient(settings, transport=fake.transport())
+    with TestClient(mount(auth_router(client=client))) as http:
+        fresh = http.post(f"{PREFIX}/refresh", json={"refresh_token": REFRESH})  # no username
+        fake.always = cognito.error("RefreshTokenReuseException")
+        reused = http.post(f"{PREFIX}/refresh", json={"refresh_token": REFRESH})
+        assert http.portal is not None
+        http.portal.call(client.aclose)
+    assert answer(fresh) == (200, TOKEN_BODY, {})
+    assert answer(reused) == unauthorized("Invalid refresh token")
+    assert [name for name, _ in fake.calls] == ["GetTokensFromRefreshToken"] * 2
+    helpers.assert_echoes_nothing(reused, REFRESH, cognito.QUOTING)
+
+
+# -- abuse resistance: the caller's IP and rate limits ----------------------------------------
+def peer_request(peer: str, *forwarded: str) -> Request:
+    headers = [(b"x-forwarded-for", value.encode()) for value in forwarded]
+    return Request({"type": "http", "headers": headers, "client": (peer, 5000)})
+
+
+PROXIES = [ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("::1/128")]
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "expected"),
+    [
+        ("203.0.113.7", ["198.51.100.1"], "203.0.113.7"),  # not a proxy: its header is ignored
+        ("10.0.0.2", ["198.51.100.1"], "198.51.100.1"),
+        ("10.0.0.2", ["6.6.6.6, 198.51.100.1, 10.0.0.9"], "198.51.100.1"),  # left is forgeable
+        ("10.0.0.2", ["6.6.6.6", "198.51.100.1"], "198.51.100.1"),  # several headers, in order
+        ("10.0.0.2", ["6.6.6.6, not-an-ip"], "10.0.0.2"),  # garbage: the proxy itself
+        ("10.0.0.2", ["10.0.0.3"], "10.0.0.3"),  # only proxies: the leftmost one
+        ("10.0.0.2", [], "10.0.0.2"),
+        ("::1", ["2001:db8::5"], "2001:db8::5"),
+        ("testclient", ["198.51.100.1"], None),  # not an address
+    ],
+)  # fmt: skip
+def test_the_callers_ip_trusts_forwarded_for_only_from_proxies(
+    peer: str, forwarded: list[str], expected: str | None
+) -> None:
+    assert abuse.caller_ip(peer_request(peer, *forwarded), PROXIES) == expected
+
+
+def limited(pool: LocalUserPool, fake: Fake, **fields: Any) -> tuple[TestClient, CognitoAuthClient]:
+    settings = pool.settings(rate_limit_storage="memory://", **fields)
+    client = CognitoAuthClient(settings, transport=fake.transport())
+    app = mount(auth_router(client=client, bearer=pool.bearer(token_use="access")))
+    return TestClient(app, client=("10.1.2.3", 5000)), client
+
+
+def test_the_callers_ip_goes_to_cognito(pool: LocalUserPool, fake: Fake) -> None:
+    http, client = limited(pool, fake, trusted_proxies=["10.0.0.0/8"])
+    forwarded = {"X-Forwarded-For": "6.6.6.6, 198.51.100.1"}
+    with http:
+        for path in ROUTES:
+            headers = {**forwarded, "Authorization": f"Bearer {pool.access_token()}"}
+            body = BODIES.get(path)
+            http.request("GET" if path == "/me" else "POST", PREFIX + path, json=body,
+                         headers=headers)  # fmt: skip
+    context = {name: body.get("UserContextData") for name, body in fake.calls}
+    with_context = {"SignUp", "ConfirmSignUp", "ResendConfirmationCode", "InitiateAuth",
+                    "RespondToAuthChallenge", "ForgotPassword",
+                    "ConfirmForgotPassword"}  # fmt: skip
+    assert {n for n, c in context.items() if c == {"IpAddress": "198.51.100.1"}} == with_context
+    assert all(context[name] is None for name in set(context) - with_context)
+    anyio.run(client.aclose)
+
+
+LIMITED = {"/signin": "sign-in", "/challenge": "sign-in", "/verify": "codes",
+           "/reset-password": "codes", "/signup": "messages", "/resend-code": "messages",
+           "/forgot-password": "messages"}  # fmt: skip
+
+
+@pytest.mark.parametrize("path", LIMITED)
+def test_limited_routes_answer_429_per_username(pool: LocalUserPool, fake: Fake, path: str) -> None:
+    http, client = limited(pool, fake, rate_limit_per_username="2/minute")
+    with http:
+        answers = [http.post(PREFIX + path, json=BODIES[path]) for _ in range(3)]
+        # Another user, or another group of routes, has its own count.
+        other = {**BODIES[path], "username": "bob"}
+        assert http.post(PREFIX + path, json=other).status_code != 429
+        group = next(p for p, g in LIMITED.items() if g != LIMITED[path])
+        assert http.post(PREFIX + group, json=BODIES[group]).status_code != 429
+    statuses = [a.status_code for a in answers]
+    assert statuses[2] == 429 and 429 not in statuses[:2]
+    refused = answers[2]
+    assert refused.json() == {"detail": "Too many requests; try again later"}
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    assert len(fake.requests) == 4  # the refused one never reached Cognito
+    helpers.assert_echoes_nothing(refused, USERNAME, PASSWORD, CODE, NEW_PASSWORD)
+    anyio.run(client.aclose)
+
+
+def test_limits_count_per_ip_and_do_not_tell_users_apart(pool: LocalUserPool, fake: Fake) -> None:
+    http, client = limited(pool, fake, rate_limit_per_ip="3/minute")
+    fake.replies["InitiateAuth"] = cognito.error("NotAuthorizedException")
+    with http:
+        answers = [http.post(f"{PREFIX}/signin", json={"username": f"u{i}", "password": "p"})
+                   for i in range(4)]  # fmt: skip
+    assert [a.status_code for a in answers] == [401, 401, 401, 429]
+    anyio.run(client.aclose)
+
+
+def test_wrong_password_and_unknown_user_stay_alike_under_limits(
+    pool: LocalUserPool, fake: Fake
+) -> None:
+    http, client = limited(pool, fake)
+    with http:
+        fake.always = cognito.error("NotAuthorizedException", "Incorrect username or password.")
+        wrong = http.post(f"{PREFIX}/signin", json={"username": "alice", "password": "p"})
+        fake.always = cognito.error("UserNotFoundException", "User does not exist.")
+        unknown = http.post(f"{PREFIX}/signin", json={"username": "nobody", "password": "p"})
+    assert (wrong.status_code, wrong.content, dict(wrong.headers)) == (
+        401, unknown.content, dict(unknown.headers))  # fmt: skip
+    anyio.run(client.aclose)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{"rate_limit_storage": "nosuch://x"}, {"rate_limit_storage": "memory://",
+                                            "rate_limit_per_ip": "5/fortnight"},
+     {"trusted_proxies": ["10.0.0.0/33"]}, {"trusted_proxies": ["proxy.local"]}],
+)  # fmt: skip
+def test_rate_limit_and_proxy_settings_are_checked(pool: LocalUserPool, fields: Any) -> None:
+    with pytest.raises(ConfigurationError):
+        auth_router(pool.settings(**fields))
+
+
+def test_a_failing_limit_storage_lets_requests_through(
+    pool: LocalUserPool, fake: Fake, library_logs: Logs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*args: Any, **kwargs: Any) -> bool:
+        raise ConnectionError("redis is down")
+
+    http, client = limited(pool, fake)
+    monkeypatch.setattr("limits.aio.strategies.MovingWindowRateLimiter.hit", broken)
+    with http:
+        assert http.post(f"{PREFIX}/signin", json=BODIES["/signin"]).status_code == 200
+    assert "Rate-limit storage failed: ConnectionError" in library_logs.text
+    anyio.run(client.aclose)
+
+
+# -- fuzzing: any JSON body to any route ------------------------------------------------------
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=12)
+    | st.floats(allow_nan=False, allow_infinity=False),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=12), inner,
+                                                                max_size=3),
+    max_leaves=8,
+)  # fmt: skip
+# Keys the caller invents, marked so that an echo of one is found by a substring search.
+_KEY = st.text(alphabet="abcdefxyz:._", min_size=3, max_size=10).map(lambda k: f"Zq{k}")
+
+
+@pytest.mark.parametrize("path", [p for p in ROUTES if p != "/me"])
+@hypothesis_settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(data=st.data())
+def test_no_body_gives_a_500_or_an_echoed_key(api: Api, path: str, data: st.DataObject) -> None:
+    fields = dict(BODIES.get(path, {}))
+    mutated = data.draw(
+        st.dictionaries(
+            st.sampled_from([*fields, "attributes", "responses", "names"]) | _KEY, _JSON, max_size=4
+        )
+    )
+    body = data.draw(st.sampled_from([{**fields, **mutated}, mutated, [mutated], "x", None]))
+    for name in ("attributes", "responses"):
+        if isinstance(body, dict) and isinstance(body.get(name), dict):
+            body[name] = {**body[name], "Zqkey:" + name: "v"}  # a made-up key in a known field
+    response = api(path, body)
+    assert response.status_code < 500
+    invented = {k for k in (mutated if isinstance(mutated, dict) else {}) if k.startswith("Zq")}
+    assert not any(key in response.text for key in {*invented, "Zqkey"})

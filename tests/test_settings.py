@@ -17,7 +17,7 @@ from pydantic import SecretStr, ValidationError
 
 import fastapi_cognito_jwt as fcj
 from fastapi_cognito_jwt import CognitoSettings, ConfigurationError
-from fastapi_cognito_jwt._settings import load_settings
+from fastapi_cognito_jwt._settings import DEFAULT_WRITABLE_ATTRIBUTES, load_settings
 
 POOL_ID = "eu-west-1_AbC123"
 CLIENT = "3n4b5urk1ft4fl3mg5e62d9ado"
@@ -72,6 +72,9 @@ def test_defaults() -> None:
         "resource_ids": [], "sign_in_flow": "USER_SRP_AUTH",
         "revocation_max_lifetime": 86400.0, "revocation_max_stale": 5.0,
         "revocation_fail_open": False,
+        "writable_attributes": list(DEFAULT_WRITABLE_ATTRIBUTES), "refresh_token_rotation": False,
+        "trusted_proxies": [], "rate_limit_storage": None, "rate_limit_per_ip": "20/minute",
+        "rate_limit_per_username": "5/minute",
     }  # fmt: skip
     assert (settings.resolved_region, settings.accepted_issuers) == ("eu-west-1", (ISS,))
     assert settings.resolved_jwks_url == JWKS_URL
@@ -374,3 +377,26 @@ def test_constructors_take_settings_or_read_them(monkeypatch: pytest.MonkeyPatch
     assert fcj.CognitoVerifier(settings, jwks=cache).jwks is cache
     with pytest.raises(ConfigurationError):
         fcj.CognitoVerifier(settings, jwks=cache, http_client=cast(Any, object()))
+
+
+@pytest.mark.parametrize("names", [["email_verified"], ["sub"], ["custom:"], ["Name"], ["a b"]])
+def test_writable_attributes_never_hold_verified_flags_or_odd_names(names: list[str]) -> None:
+    with pytest.raises(ConfigurationError, match="writable_attributes"):
+        make(writable_attributes=names)
+
+
+def test_writable_attributes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    environment(monkeypatch, writable_attributes="name,custom:plan")
+    assert CognitoSettings().writable_attributes == ["name", "custom:plan"]
+    assert "custom:role" not in DEFAULT_WRITABLE_ATTRIBUTES
+
+
+def test_rate_limit_and_proxy_fields(monkeypatch: pytest.MonkeyPatch) -> None:
+    environment(monkeypatch, trusted_proxies="10.0.0.0/8,::1", rate_limit_per_ip="10 per hour")
+    settings = CognitoSettings()
+    assert (settings.trusted_proxies, settings.rate_limit_per_ip) == (
+        ["10.0.0.0/8", "::1"], "10 per hour")  # fmt: skip
+    for bad in ({"trusted_proxies": ["nope"]}, {"rate_limit_per_username": "5/fortnight"},
+                {"rate_limit_per_ip": "many"}):  # fmt: skip
+        with pytest.raises(ConfigurationError):
+            make(**bad)

@@ -117,17 +117,16 @@ class LocalPool:
 
 
 def create_user_pool(endpoint: str) -> LocalPool:
-    """FastCognito's pool: sign-in by email, `name`, `phone_number` and `custom:role`.
+    """FastCognito's pool: sign-in by email, `name`, `phone_number` and an `admins` group.
 
     Its app client has no secret and allows `USER_PASSWORD_AUTH` and refresh, which the app's
-    sign-in and refresh use.
+    sign-in and refresh use. The pool has no role attribute: roles are groups (`add_to_group`).
     """
     idp = idp_client(endpoint)
     pool_id = idp.create_user_pool(
         PoolName="FastCognito",
         UsernameAttributes=["email"],
         AutoVerifiedAttributes=["email"],
-        Schema=[{"Name": "role", "AttributeDataType": "String", "Mutable": True}],
     )["UserPool"]["Id"]
     client_id = idp.create_user_pool_client(
         UserPoolId=pool_id,
@@ -135,4 +134,16 @@ def create_user_pool(endpoint: str) -> LocalPool:
         GenerateSecret=False,
         ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
     )["UserPoolClient"]["ClientId"]
+    idp.create_group(GroupName="admins", UserPoolId=pool_id, Description="FastCognito admins")
     return LocalPool(endpoint=endpoint, user_pool_id=pool_id, client_id=client_id)
+
+
+def add_to_group(pool: LocalPool, username: str, group: str) -> None:
+    """An administrator's call (`AdminAddUserToGroup`, AWS credentials): give a user a role.
+
+    In production the same call runs from an admin tool or a Cognito trigger, never from a
+    route a user can reach with their own token.
+    """
+    idp_client(pool.endpoint).admin_add_user_to_group(
+        UserPoolId=pool.user_pool_id, Username=username, GroupName=group
+    )

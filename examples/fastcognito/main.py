@@ -16,10 +16,13 @@ from fastapi_cognito_jwt import (
     auth_router,
     current_claims,
     current_username,
+    require_groups,
 )
 
 from .config import Settings, get_settings
 from .models import UserSignup
+
+ADMINS = "admins"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -78,6 +81,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         claims: Annotated[CognitoClaims, Depends(current_claims(auth))],
     ) -> dict[str, object]:
         return {"sub": claims.sub, "username": claims.username, "groups": list(claims.groups)}
+
+    # Roles are Cognito groups, set on the server (an admin call or a trigger), never by users.
+    @users.get("/admin", dependencies=[Depends(require_groups(auth, ADMINS))])
+    async def admin() -> dict[str, str]:
+        return {"message": "Hello, administrator"}
 
     app.include_router(users)
     return app

@@ -9,13 +9,17 @@ from fastapi_cognito_jwt import SignUpForm
 
 
 class UserSignup(SignUpForm):
-    """Sign up with an email (the username), a name, a phone number and a role."""
+    """Sign up with an email (the username), a name and a phone number.
+
+    There is no role here on purpose: what a user may do is decided on the server, by the
+    Cognito groups an administrator puts them in (see `emulator.add_to_group`), never by what
+    they send. Unknown fields, such as `"role"`, are refused with 422.
+    """
 
     full_name: str = Field(max_length=50)
     email: EmailStr
     phone_number: Annotated[str, MinLen(10)]
     password: Annotated[SecretStr, MinLen(8)]
-    role: str = Field(min_length=1, max_length=64)
 
     def cognito_username(self) -> str:
         return self.email
@@ -24,4 +28,4 @@ class UserSignup(SignUpForm):
         return self.password.get_secret_value()
 
     def cognito_attributes(self) -> dict[str, str]:
-        return {"name": self.full_name, "phone_number": self.phone_number, "custom:role": self.role}
+        return {"name": self.full_name, "phone_number": self.phone_number}

@@ -33,6 +33,19 @@ _CLIENT_ID = re.compile(r"[\w+]{1,128}", re.ASCII)
 
 MAX_TOKEN_BYTES_LIMIT = 64 * 1024
 _PREFIX = "invalid Cognito settings: "
+# Cognito's standard profile attributes a user may set about themselves by default. Left out:
+# `sub`, the `*_verified` flags (only a verification may set them) and every `custom:` one.
+DEFAULT_WRITABLE_ATTRIBUTES = (
+    "address", "birthdate", "email", "family_name", "gender", "given_name", "locale",
+    "middle_name", "name", "nickname", "phone_number", "picture", "preferred_username",
+    "profile", "website", "zoneinfo",
+)  # fmt: skip
+# limits' rate strings: "5/minute", "10 per 2 hours", "100/day;5/second" (one or several).
+_RATE = re.compile(
+    r"\d{1,9}\s*(?:/|per)\s*(?:\d{1,9}\s*)?(?:second|minute|hour|day|month|year)s?"
+    r"(?:\s*[;,]\s*\d{1,9}\s*(?:/|per)\s*(?:\d{1,9}\s*)?(?:second|minute|hour|day|month|year)s?)*"
+)
+_ATTRIBUTE_NAME = re.compile(r"custom:[\w.-]{1,20}|[a-z_]{1,32}", re.ASCII)
 
 
 def _split_list(value: Any) -> Any:
@@ -297,6 +310,41 @@ class CognitoSettings(UserPoolSettings, BaseSettings):
         "is out of touch, instead of 503 (logged as a warning).",
     )
 
+    writable_attributes: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_WRITABLE_ATTRIBUTES),
+        description="User attributes the auth router lets a user set (sign-up, challenge "
+        "answers, attribute updates). Never `*_verified`; a `custom:` attribute only if listed.",
+    )
+    refresh_token_rotation: bool = Field(
+        default=False,
+        description="The app client rotates refresh tokens: refresh with "
+        "`GetTokensFromRefreshToken` (returns the new refresh token) instead of "
+        "`REFRESH_TOKEN_AUTH`, which Cognito refuses once rotation is on.",
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Addresses or networks (CIDR) of your reverse proxies: only a request from "
+        "one of them has its `X-Forwarded-For` read for the caller's IP sent to Cognito.",
+    )
+    rate_limit_storage: str | None = Field(
+        default=None,
+        description="A `limits` storage URI (`memory://`, `redis://host:6379`, ...): turns on "
+        "the auth router's rate limits. Needs the rate-limit extra.",
+    )
+    rate_limit_per_ip: str = Field(
+        default="20/minute",
+        description="Requests per caller IP to each group of limited routes (`limits` syntax).",
+    )
+    rate_limit_per_username: str = Field(
+        default="5/minute",
+        description="Requests per username to each group of limited routes (`limits` syntax).",
+    )
+
+    @field_validator("writable_attributes", "trusted_proxies", mode="before")
+    @classmethod
+    def _parse_lists(cls, value: Any) -> Any:
+        return _split_list(value)
+
     @field_validator("resource_ids", mode="before")
     @classmethod
     def _parse_resource_ids(cls, value: Any) -> Any:
@@ -335,6 +383,33 @@ class CognitoSettings(UserPoolSettings, BaseSettings):
     def _check_secret(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not value.get_secret_value():
             raise ValueError("must not be empty: leave it unset for an app client without one")
+        return value
+
+    @field_validator("writable_attributes")
+    @classmethod
+    def _check_writable(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not _ATTRIBUTE_NAME.fullmatch(name):
+                raise ValueError("an attribute is a standard name or custom:<name>")
+            if name == "sub" or name.endswith("_verified"):
+                raise ValueError("sub and the *_verified flags are never writable by users")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError("a trusted proxy is an IP address or a CIDR network") from None
+        return value
+
+    @field_validator("rate_limit_per_ip", "rate_limit_per_username")
+    @classmethod
+    def _check_rate(cls, value: str) -> str:
+        if not _RATE.fullmatch(value):
+            raise ValueError("a rate is like '5/minute' or '100 per hour'")
         return value
 
     @model_validator(mode="after")

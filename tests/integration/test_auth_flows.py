@@ -1,7 +1,7 @@
 """The auth flows end to end: the FastCognito example app against moto's Cognito server.
 
 Real HTTP from the library to the emulator; the app is called in process. The pool signs in by
-email and has `custom:role`, as the demo's. moto accepts any confirmation code for sign-up, and
+email, as the demo's. moto accepts any confirmation code for sign-up, and
 for a password reset any code not shaped like its own (`moto-confirmation-code:...`).
 """
 
@@ -17,7 +17,13 @@ from fastapi.testclient import TestClient
 
 from examples.fastcognito.emulator import LocalPool, create_user_pool
 from examples.fastcognito.main import create_app
-from fastapi_cognito_jwt import AuthTokens, CognitoAuthClient, CognitoSettings, NotAuthorizedError
+from fastapi_cognito_jwt import (
+    AuthTokens,
+    CognitoAuthClient,
+    CognitoSettings,
+    NotAuthorizedError,
+    auth_router,
+)
 from tests.helpers import b64d
 
 from .conftest import MotoUserPool
@@ -30,7 +36,7 @@ Call = Callable[..., httpx2.Response]
 
 def sign_up(email: str, password: str = PASSWORD) -> dict[str, str]:
     return {"full_name": "Ada Lovelace", "email": email, "phone_number": "+15555550100",
-            "password": password, "role": "engineer"}  # fmt: skip
+            "password": password}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -77,9 +83,8 @@ def test_the_whole_journey(call: Call) -> None:
     assert call("/api/v1/users/hello").status_code == 401
     me = call("/me", token=tokens["access_token"]).json()
     assert me["claims"]["sub"] == claims["sub"]
-    assert {k: me["attributes"][k] for k in ("custom:role", "name", "phone_number", "email")} == {
-        "custom:role": "engineer", "name": "Ada Lovelace", "phone_number": "+15555550100",
-        "email": email}  # fmt: skip
+    assert {k: me["attributes"][k] for k in ("name", "phone_number", "email")} == {
+        "name": "Ada Lovelace", "phone_number": "+15555550100", "email": email}  # fmt: skip
     access = call("/refresh", {"refresh_token": tokens["refresh_token"]}).json()["access_token"]
     assert access != tokens["access_token"]
     assert call("/api/v1/users/hello", token=access).status_code == 200
@@ -158,7 +163,7 @@ async def test_a_confidential_client_sends_the_secret_hash(
                                client_secret=created["ClientSecret"])  # fmt: skip
     email = "radia@example.com"
     async with CognitoAuthClient(settings) as cognito:
-        await cognito.sign_up(email, PASSWORD, {"custom:role": "admin"})
+        await cognito.sign_up(email, PASSWORD, {"name": "Radia"})
         await cognito.confirm_sign_up(email, "123456")
         tokens = await cognito.sign_in(email, PASSWORD)
         assert isinstance(tokens, AuthTokens) and tokens.refresh_token
@@ -166,3 +171,93 @@ async def test_a_confidential_client_sends_the_secret_hash(
         assert refreshed.access_token and refreshed.refresh_token is None
         with pytest.raises(NotAuthorizedError):
             await cognito.refresh(tokens.refresh_token, username="someone-else@example.com")
+
+
+@pytest.fixture(scope="module")
+def role_pool(demo_pool: LocalPool, user_pool: MotoUserPool) -> LocalPool:
+    """The demo's pool, but with the mistake to defend against: a user-writable `custom:role`."""
+    idp = user_pool.idp
+    pool_id = idp.create_user_pool(
+        PoolName="with-role", UsernameAttributes=["email"], AutoVerifiedAttributes=["email"],
+        Schema=[{"Name": "role", "AttributeDataType": "String", "Mutable": True}],
+    )["UserPool"]["Id"]  # fmt: skip
+    client_id = idp.create_user_pool_client(
+        UserPoolId=pool_id, ClientName="web", GenerateSecret=False,
+        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+    )["UserPoolClient"]["ClientId"]  # fmt: skip
+    return LocalPool(endpoint=demo_pool.endpoint, user_pool_id=pool_id, client_id=client_id)
+
+
+def _claims(tokens: dict[str, Any]) -> list[dict[str, Any]]:
+    return [json.loads(b64d(tokens[k].split(".")[1])) for k in ("access_token", "id_token")]
+
+
+@pytest.mark.anyio
+async def test_a_user_cannot_give_themselves_a_role(role_pool: LocalPool) -> None:
+    settings = role_pool.settings().cognito()
+    # The control: the pool would take the attribute and put it in the ID token.
+    async with CognitoAuthClient(settings) as cognito:
+        await cognito.sign_up("control@example.com", PASSWORD, {"custom:role": "admin"})
+        await cognito.confirm_sign_up("control@example.com", "1")
+        control = await cognito.sign_in("control@example.com", PASSWORD)
+    assert isinstance(control, AuthTokens) and control.id_token
+    assert _claims(control.model_dump())[1]["custom:role"] == "admin"
+    # Through the example app and the default body, nothing outside the allow-list passes.
+    app = create_app(role_pool.settings())
+    app.include_router(auth_router(settings), prefix="/default")
+    email = "mallory@example.com"
+    attempts = [
+        ("/api/v1/auth/signup", {**sign_up(email), "role": "admin"}),
+        ("/api/v1/auth/signup", {**sign_up(email), "custom:role": "admin"}),
+        *[("/default/signup", {"username": email, "password": PASSWORD, "attributes": a})
+          for a in ({"custom:role": "admin"}, {"email_verified": "true"},
+                    {"name": "M", "custom:role": "admin"})],
+    ]  # fmt: skip
+    with TestClient(app) as http:
+        for path, body in attempts:
+            refused = http.post(path, json=body)
+            assert refused.status_code == 422, (path, body)
+            assert "role" not in refused.text and "admin" not in refused.text
+        assert http.post("/api/v1/auth/signup", json=sign_up(email)).status_code == 201
+        http.post("/api/v1/auth/verify", json={"username": email, "code": "1"})
+        tokens = http.post("/api/v1/auth/signin", json={"username": email, "password": PASSWORD})
+        bearer = {"Authorization": "Bearer " + tokens.json()["access_token"]}
+        # Nor afterwards, through UpdateUserAttributes (moto implements it).
+        role = {"attributes": {"custom:role": "admin"}}
+        assert (
+            http.post("/api/v1/auth/update-attributes", json=role, headers=bearer).status_code
+            == 422
+        )
+        named = {"attributes": {"name": "Mallory M"}}
+        updated = http.post("/api/v1/auth/update-attributes", json=named, headers=bearer)
+        assert updated.json() == {"message": "Attributes updated"}
+        me = http.get("/api/v1/auth/me", headers=bearer)
+        assert me.json()["attributes"]["name"] == "Mallory M"
+        refreshed = http.post("/api/v1/auth/refresh",
+                              json={"refresh_token": tokens.json()["refresh_token"]})  # fmt: skip
+    for claims in (*_claims(tokens.json()), *_claims(refreshed.json())):
+        assert "custom:role" not in claims and "cognito:groups" not in claims
+    assert "custom:role" not in me.json()["attributes"]
+
+
+def test_sign_in_is_rate_limited_alike_for_known_and_unknown_users(
+    demo_pool: LocalPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The example's settings leave these fields unset, so COGNITO_* variables fill them.
+    monkeypatch.setenv("COGNITO_RATE_LIMIT_STORAGE", "memory://")
+    monkeypatch.setenv("COGNITO_RATE_LIMIT_PER_USERNAME", "3/minute")
+    email = "hedy@example.com"
+    with TestClient(create_app(demo_pool.settings())) as http:
+        assert http.post("/api/v1/auth/signup", json=sign_up(email)).status_code == 201
+        http.post("/api/v1/auth/verify", json={"username": email, "code": "1"})
+        runs = {
+            name: [http.post("/api/v1/auth/signin", json={"username": name, "password": "Wr0ng!"})
+                   for _ in range(4)]
+            for name in (email, "nobody-here@example.com")
+        }  # fmt: skip
+    known, unknown = (
+        [(r.status_code, r.json()["detail"]) for r in answers] for answers in runs.values()
+    )
+    assert known == unknown
+    assert [status for status, _ in known] == [401, 401, 401, 429]
+    assert runs[email][3].headers["retry-after"].isdigit()

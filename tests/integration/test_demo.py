@@ -35,17 +35,18 @@ def test_walkthrough_then_exit() -> None:
         out, _ = run.communicate(timeout=120)
     assert run.returncode == 0, out
     answers = [line.split()[1] for line in out.splitlines() if line.startswith("  -> ")]
-    # sign up, duplicate, sign in unverified, verify, wrong password, unknown user, sign in,
-    # no token, protected route, me, refresh, change password, logout, me after logout, the
-    # protected route after logout, sign in again, protected route, revoke, the protected route
-    # with the revoked session's token, refresh with the revoked refresh token
+    # sign up, a chosen role refused, duplicate, sign in unverified, verify, wrong password,
+    # unknown user, sign in, no token, protected route, me, admin route before the admin's call,
+    # refresh, admin route after it, change password, logout, me after logout, the protected
+    # route after logout, sign in again, protected route, revoke, the protected route with the
+    # revoked session's token, refresh with the revoked refresh token
     assert answers == [
-        "201", "409", "403", "200", "401", "401", "200", "401", "200", "200", "200", "200",
-        "204", "401", "401", "200", "200", "204", "401", "401",
+        "201", "422", "409", "403", "200", "401", "401", "200", "401", "200", "200", "403",
+        "200", "200", "200", "204", "401", "401", "200", "200", "204", "401", "401",
     ]  # fmt: skip
     assert f"Answers: {' '.join(answers)}" in out
     assert '"message": "User created successfully"' in out
-    assert '"custom:role": "engineer"' in out
+    assert "custom:role" not in out and '"message": "Hello, administrator"' in out
     assert "keeps running" not in out
     for password in (demo.PASSWORD, demo.NEW_PASSWORD, "Wr0ng-password!"):
         assert password not in out
@@ -90,7 +91,7 @@ def test_keeps_serving_the_docs_until_ctrl_c() -> None:
 
 @pytest.mark.anyio
 async def test_a_failed_walkthrough_stops_the_server(monkeypatch: pytest.MonkeyPatch) -> None:
-    async def broken_walk(base_url: str) -> list[int]:
+    async def broken_walk(base_url: str, promote: object = None) -> list[int]:
         raise RuntimeError("the walkthrough broke")
 
     monkeypatch.setattr(demo, "walk", broken_walk)

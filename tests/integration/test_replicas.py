@@ -85,7 +85,7 @@ def test_sign_out_on_a_is_refused_by_b_within_a_second(
     idp = idp_client(moto_server)
     email = "ada@example.com"
     with httpx2.Client(timeout=10) as http:
-        signup = {"email": email, "password": PASSWORD, "full_name": "Ada", "role": "engineer"}
+        signup = {"email": email, "password": PASSWORD, "full_name": "Ada"}
         signup |= {"phone_number": "+15555550100"}
         assert http.post(f"{a.url}/api/v1/auth/signup", json=signup).status_code == 201
         confirm = {"username": email, "code": "123456"}

@@ -32,6 +32,7 @@ __all__ = [
     "ChallengeResponse",
     "ChangePasswordRequest",
     "ConfirmRequest",
+    "DeleteAttributesRequest",
     "MeResponse",
     "MessageResponse",
     "RefreshRequest",
@@ -41,6 +42,7 @@ __all__ = [
     "SignUpRequest",
     "SignUpResponse",
     "TokenResponse",
+    "UpdateAttributesRequest",
     "UsernameRequest",
 ]
 
@@ -69,7 +71,7 @@ class SignUpForm(_Body, ABC):
     class Registration(SignUpForm):
         email: EmailStr
         password: SecretStr = Field(min_length=8)
-        role: str
+        full_name: str = Field(max_length=50)
 
         def cognito_username(self) -> str:
             return self.email
@@ -78,8 +80,12 @@ class SignUpForm(_Body, ABC):
             return self.password.get_secret_value()
 
         def cognito_attributes(self) -> dict[str, str]:
-            return {"custom:role": self.role}
+            return {"email": self.email, "name": self.full_name}
     ```
+
+    The router sends only attributes named in the settings' `writable_attributes`; any other
+    is refused with 422 before Cognito is asked. Never take a role from the user: roles are
+    Cognito groups that an administrator or a trigger assigns (check them with `require_groups`).
     """
 
     @abstractmethod
@@ -91,7 +97,7 @@ class SignUpForm(_Body, ABC):
         """The `Password` sent to `SignUp`."""
 
     def cognito_attributes(self) -> dict[str, str]:
-        """The `UserAttributes` sent to `SignUp` (standard names and `custom:*`)."""
+        """The `UserAttributes` sent to `SignUp`: each must be in `writable_attributes`."""
         return {}
 
 
@@ -105,7 +111,8 @@ class SignUpRequest(SignUpForm):
     attributes: dict[AttributeName, AttributeValue] = Field(
         default_factory=dict,
         max_length=50,
-        description="Other standard attributes and `custom:*` ones, by name.",
+        description="Other attributes by name; only those in the settings' "
+        "`writable_attributes` are accepted.",
     )
 
     def cognito_username(self) -> str:
@@ -175,6 +182,18 @@ class ChangePasswordRequest(_Body):
 
     previous_password: Password
     proposed_password: NewPassword
+
+
+class UpdateAttributesRequest(_Body):
+    """Set the signed-in user's attributes; only names in `writable_attributes` are accepted."""
+
+    attributes: dict[AttributeName, AttributeValue] = Field(min_length=1, max_length=50)
+
+
+class DeleteAttributesRequest(_Body):
+    """Remove attributes from the signed-in user; only names in `writable_attributes`."""
+
+    names: list[AttributeName] = Field(min_length=1, max_length=50)
 
 
 class MessageResponse(BaseModel):

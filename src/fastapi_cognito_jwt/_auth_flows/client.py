@@ -5,7 +5,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections.abc import Mapping
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -20,6 +23,7 @@ from .._exceptions import (
     CognitoAuthError,
     CognitoServiceError,
     ConfigurationError,
+    InvalidParameterError,
 )
 from .._settings import CognitoSettings, load_settings
 from .cognito_api import PooledTransport, Sender, call
@@ -36,6 +40,14 @@ from .srp import SRPError, SRPSession
 __all__ = ["CognitoAuthClient"]
 
 _Result = TypeVar("_Result", bound=BaseModel)
+_ATTRIBUTE_ANSWER = "userAttributes."
+# The caller's IP for Cognito's threat protection, set around a request by `user_context`.
+_CALLER_IP: ContextVar[str | None] = ContextVar("fastapi_cognito_jwt_caller_ip", default=None)
+# The operations that take `UserContextData` (Cognito's API reference).
+_WITH_USER_CONTEXT = frozenset({
+    "SignUp", "ConfirmSignUp", "ResendConfirmationCode", "InitiateAuth",
+    "RespondToAuthChallenge", "ForgotPassword", "ConfirmForgotPassword",
+})  # fmt: skip
 
 
 class CognitoAuthClient:
@@ -176,8 +188,20 @@ class CognitoAuthClient:
 
         `responses` holds the challenge's answers, e.g. `{"NEW_PASSWORD": ...}`,
         `{"SMS_MFA_CODE": ...}` or `{"SOFTWARE_TOKEN_MFA_CODE": ...}`; `USERNAME` and
-        `SECRET_HASH` are added.
+        `SECRET_HASH` are added. When the challenge came from Cognito with `requiredAttributes`
+        (`NEW_PASSWORD_REQUIRED`), a `userAttributes.<name>` answer for any other attribute
+        raises `InvalidParameterError` unsent.
         """
+        asked = _required_attributes(challenge)
+        if asked is not None:
+            # Forward only the attributes the challenge asked for: an answer is no back door
+            # to attributes the user may not set.
+            unasked = [k for k in responses if k.startswith(_ATTRIBUTE_ANSWER)
+                       and k.removeprefix(_ATTRIBUTE_ANSWER) not in asked]  # fmt: skip
+            if unasked:
+                raise InvalidParameterError(
+                    "InvalidParameterException", "an answer sets an attribute not asked for"
+                )
         answers = {**responses, "USERNAME": challenge.username}
         reply = await self._call(
             "RespondToAuthChallenge",
@@ -191,12 +215,16 @@ class CognitoAuthClient:
         return _tokens_or_challenge(reply, challenge.username)
 
     async def refresh(self, refresh_token: str, *, username: str | None = None) -> AuthTokens:
-        """New access and ID tokens from a refresh token (`REFRESH_TOKEN_AUTH`).
+        """New tokens from a refresh token, as the settings' `refresh_token_rotation` says.
 
-        With a `client_secret`, `username` is required: Cognito's `SECRET_HASH` for a refresh
-        is computed over the user's `cognito:username` (for pools that sign in by email, a
-        UUID, not the email).
+        With rotation on, this is `get_tokens_from_refresh_token` (the result carries the new
+        refresh token; keep it, the old one stops working). Otherwise `REFRESH_TOKEN_AUTH`:
+        with a `client_secret`, `username` is then required, since Cognito's `SECRET_HASH`
+        for a refresh is computed over the user's `cognito:username` (for pools that sign in
+        by email, a UUID, not the email).
         """
+        if self.settings.refresh_token_rotation:
+            return await self.get_tokens_from_refresh_token(refresh_token)
         parameters = {"REFRESH_TOKEN": refresh_token}
         if self._secret is not None:
             if not username:
@@ -213,6 +241,21 @@ class CognitoAuthClient:
         result = _tokens_or_challenge(reply, username or "")
         if not isinstance(result, AuthTokens):
             raise CognitoServiceError("InitiateAuth: a refresh answered with a challenge")
+        return result
+
+    async def get_tokens_from_refresh_token(self, refresh_token: str) -> AuthTokens:
+        """New tokens, and a new refresh token when rotation is on (`GetTokensFromRefreshToken`).
+
+        Required once the app client rotates refresh tokens. A confidential client sends its
+        `ClientSecret` (not a `SECRET_HASH`), so no username is needed.
+        """
+        body = {"RefreshToken": refresh_token, "ClientId": self.client_id}
+        if self._secret is not None:
+            body["ClientSecret"] = self._secret.get_secret_value()
+        reply = await self._call("GetTokensFromRefreshToken", body)
+        result = _tokens_or_challenge(reply, "")
+        if not isinstance(result, AuthTokens):
+            raise CognitoServiceError("GetTokensFromRefreshToken: answered with a challenge")
         return result
 
     # Passwords
@@ -255,6 +298,36 @@ class CognitoAuthClient:
         """The signed-in user's username, attributes and MFA settings (`GetUser`)."""
         reply = await self._call("GetUser", {"AccessToken": access_token})
         return _parse(CognitoUser, reply)
+
+    async def update_user_attributes(
+        self, access_token: str, attributes: Mapping[str, str]
+    ) -> tuple[CodeDelivery, ...]:
+        """Set the signed-in user's attributes (`UpdateUserAttributes`).
+
+        Returns where Cognito sent codes to verify a changed `email` or `phone_number`. The
+        client sends what it is given: decide which attributes users may write before calling
+        (the router checks `writable_attributes`).
+        """
+        body = {
+            "AccessToken": access_token,
+            "UserAttributes": [
+                {"Name": name, "Value": value} for name, value in attributes.items()
+            ],
+        }
+        reply = await self._call("UpdateUserAttributes", body)
+        details = reply.get("CodeDeliveryDetailsList", [])
+        if not isinstance(details, list) or not all(isinstance(d, dict) for d in details):
+            raise CognitoServiceError("Cognito's reply does not have the shape of CodeDelivery")
+        return tuple(_parse(CodeDelivery, item) for item in details)
+
+    async def delete_user_attributes(self, access_token: str, names: Sequence[str]) -> None:
+        """Remove attributes from the signed-in user (`DeleteUserAttributes`)."""
+        body = {"AccessToken": access_token, "UserAttributeNames": list(names)}
+        await self._call("DeleteUserAttributes", body)
+
+    async def delete_user(self, access_token: str) -> None:
+        """Delete the signed-in user's account (`DeleteUser`); it cannot be undone."""
+        await self._call("DeleteUser", {"AccessToken": access_token})
 
     async def request_attribute_verification(
         self, access_token: str, attribute_name: str
@@ -501,9 +574,46 @@ class CognitoAuthClient:
             self._owned_loop = loop
         return self._owned
 
+    @staticmethod
+    @contextmanager
+    def user_context(ip_address: str | None) -> Iterator[None]:
+        """Send `ip_address` as `UserContextData.IpAddress` with the calls made inside.
+
+        Cognito's threat protection then sees the end user's address rather than the
+        server's. `auth_router` does this for each request (see `trusted_proxies`).
+
+        ```python
+        with CognitoAuthClient.user_context("203.0.113.7"):
+            await cognito.sign_in(username, password)
+        ```
+        """
+        token = _CALLER_IP.set(ip_address)
+        try:
+            yield
+        finally:
+            _CALLER_IP.reset(token)
+
     async def _call(self, operation: str, body: dict[str, Any]) -> dict[str, Any]:
+        ip_address = _CALLER_IP.get()
+        if ip_address is not None and operation in _WITH_USER_CONTEXT:
+            body = {**body, "UserContextData": {"IpAddress": ip_address}}
         sender = self._sender()
         return await call(sender, self._url, operation, body, self.settings.http_timeout)
+
+
+def _required_attributes(challenge: AuthChallenge) -> frozenset[str] | None:
+    """The attribute names a challenge asked for (None when it does not say)."""
+    listed = challenge.parameters.get("requiredAttributes")
+    if listed is None:
+        return None
+    try:
+        names = json.loads(listed)
+    except ValueError:
+        names = None
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise CognitoServiceError("Cognito's requiredAttributes is not a list of names")
+    # Cognito prefixes them as the answer keys are: "userAttributes.name".
+    return frozenset(name.removeprefix(_ATTRIBUTE_ANSWER) for name in names)
 
 
 def _parse(model: type[_Result], reply: dict[str, Any], **extra: Any) -> _Result:

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Respons
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
 
 from .._exceptions import (
     CognitoAuthError,
@@ -26,6 +27,7 @@ from .._exceptions import (
 )
 from .._settings import CognitoSettings
 from .._verification.bearer import CognitoBearer, CognitoCredentials, http_exception
+from .abuse import RateLimits, caller_ip, trusted_networks
 from .bodies import (
     ChallengeAnswer,
     ChallengeResponse,
@@ -33,6 +35,7 @@ from .bodies import (
     ChoiceChallengeResponse,
     ChoiceSignInRequest,
     ConfirmRequest,
+    DeleteAttributesRequest,
     MeResponse,
     MessageResponse,
     MFAPreferenceRequest,
@@ -48,6 +51,7 @@ from .bodies import (
     SoftwareTokenResponse,
     TokenResponse,
     TotpVerifyRequest,
+    UpdateAttributesRequest,
     UsernameRequest,
 )
 from .client import CognitoAuthClient
@@ -66,26 +70,93 @@ __all__ = ["auth_router"]
 logger = logging.getLogger("fastapi_cognito_jwt")
 
 
-class _ScrubbedRoute(APIRoute):
-    """A route whose 422 answers name the field and the rule, never the value sent.
+# Error types whose pydantic message is a template over the model's own constraints ("String
+# should have at least 8 characters"), never over the input; any other type gets a fixed text
+# (an e-mail error, for one, quotes the characters it refused).
+_SAFE_MESSAGES = frozenset({
+    "missing", "string_too_short", "string_too_long", "too_short", "too_long", "string_type",
+    "string_pattern_mismatch", "int_type", "int_parsing", "bool_type", "bool_parsing",
+    "dict_type", "list_type", "model_attributes_type", "json_invalid", "json_type",
+    "greater_than_equal", "less_than_equal", "attribute_not_writable",
+})  # fmt: skip
+_FIXED_MESSAGES = {"extra_forbidden": "Unknown field"}
 
-    FastAPI echoes each invalid input back, which for these bodies means passwords and codes.
+
+class _ScrubbedRoute(APIRoute):
+    """A route whose 422 answers name the field and the rule, never a value or key sent.
+
+    FastAPI echoes each invalid input back, which for these bodies means passwords and codes;
+    its `loc` also names keys the caller chose (an unknown field, a key of `attributes`), so
+    `loc` stops at the first part that is not one of the body's own field names.
     """
+
+    # Set by `auth_router` on its own subclass: the caller's IP for the request.
+    caller: Callable[[Request], str | None] = staticmethod(lambda request: None)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        known = _field_names(self)
+        caller = self.caller
 
         async def scrubbed(request: Request) -> Response:
+            ip_address = caller(request)
+            request.state.fastapi_cognito_jwt_ip = ip_address
             try:
-                return await handler(request)
+                with CognitoAuthClient.user_context(ip_address):
+                    return await handler(request)
             except RequestValidationError as exc:
-                errors = [
-                    {"type": e.get("type"), "loc": list(e.get("loc", ())), "msg": e.get("msg")}
-                    for e in exc.errors()
-                ]
+                errors = [_scrubbed(error, known) for error in exc.errors()]
                 return JSONResponse({"detail": errors}, status_code=422)
 
         return scrubbed
+
+
+def _field_names(route: APIRoute) -> frozenset[str]:
+    """The names a 422's `loc` may show: the body's fields (the route's, not the caller's)."""
+    names: set[str] = set()
+    for param in route.dependant.body_params:
+        model = param.field_info.annotation
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            for name, field in model.model_fields.items():
+                names.update(n for n in (name, field.alias) if n)
+    return frozenset(names)
+
+
+def _scrubbed(error: Mapping[str, Any], known: frozenset[str]) -> dict[str, Any]:
+    kind = str(error.get("type", "value_error"))
+    parts = list(error.get("loc", ()))
+    # "body", then one of the body's own fields, then list positions or JSON offsets (where,
+    # not what); it stops at anything else, such as a dict key, even one spelt like a field.
+    loc: list[str | int] = parts[:1] if parts[:1] == ["body"] else []
+    rest = parts[len(loc) :]
+    if loc and rest and isinstance(rest[0], str) and rest[0] in known:
+        loc.append(rest.pop(0))
+    for part in rest:
+        if not isinstance(part, int):
+            break
+        loc.append(part)
+    if kind in _SAFE_MESSAGES:
+        message = str(error.get("msg", "Invalid value"))
+    else:
+        message = _FIXED_MESSAGES.get(kind, "Invalid value")
+    return {"type": kind, "loc": loc, "msg": message}
+
+
+INVALID_REFRESH: Answer = (401, "Invalid refresh token")
+# GetTokensFromRefreshToken's answer to a refresh token that rotation already replaced.
+_REUSED_REFRESH_TOKEN = "RefreshTokenReuseException"
+# A challenge answer sets attribute X through the response key `userAttributes.X`.
+_ATTRIBUTE_ANSWER = "userAttributes."
+# Challenges that ask for attributes: Cognito lists them in `requiredAttributes`.
+_ASKS_FOR_ATTRIBUTES = frozenset({"NEW_PASSWORD_REQUIRED"})
+
+
+def _not_writable(*loc: str) -> RequestValidationError:
+    """A 422 for an attribute the user may not set; it names no attribute."""
+    message = "Only the attributes this service accepts can be set"
+    return RequestValidationError(
+        [{"type": "attribute_not_writable", "loc": ("body", *loc), "msg": message}]
+    )
 
 
 def _tokens(result: AuthTokens | AuthChallenge) -> TokenResponse | ChallengeResponse:
@@ -127,10 +198,14 @@ def auth_router(
 
     Routes (all JSON): `POST /signup` (201), `/verify`, `/resend-code`, `/signin`,
     `/challenge`, `/refresh`, `/forgot-password`, `/reset-password`, and with a bearer
-    access token `/change-password`, `POST /logout` (204) and `GET /me`; `POST /revoke` (204)
-    with a refresh token. `/logout` and `/revoke` also put the user or the session on the
-    bearer's revocation list (`bearer.verifier.revocations`), so that their tokens are refused
-    here too, not only by Cognito. Failures are fixed
+    access token `/change-password`, `/update-attributes`, `/delete-attributes`,
+    `/delete-account` (204), `POST /logout` (204) and `GET /me`; `POST /revoke` (204) with a
+    refresh token. `/logout` and `/revoke` also put the user or the session on the bearer's
+    revocation list (`bearer.verifier.revocations`), so that their tokens are refused here
+    too, not only by Cognito. Users set only the attributes in the settings'
+    `writable_attributes`; the caller's IP goes to Cognito (`trusted_proxies`); with
+    `rate_limit_storage`, sign-in, code and message routes are rate-limited per IP and per
+    username (429 with `Retry-After`). Failures are fixed
     texts: duplicate user 409; wrong or expired code 400; wrong password and unknown user the
     same 401; unconfirmed user 403; password policy 400 with Cognito's policy text; throttling
     429 with `Retry-After`; Cognito unreachable 503; anything else 502. Invalid bodies are 422
@@ -172,7 +247,21 @@ def auth_router(
             if owned:
                 await cognito.aclose()
 
-    router = APIRouter(tags=list(tags), route_class=_ScrubbedRoute, lifespan=lifespan)
+    proxies = trusted_networks(cognito.settings)
+    route_class = type(
+        "_AuthRoute",
+        (_ScrubbedRoute,),
+        {"caller": staticmethod(lambda request: caller_ip(request, proxies))},
+    )
+    limits = RateLimits(cognito.settings) if cognito.settings.rate_limit_storage else None
+
+    async def throttle(request: Request, group: str, username: str | None) -> None:
+        if limits is not None:
+            await limits.check(group, request.state.fastapi_cognito_jwt_ip, username)
+
+    router = APIRouter(tags=list(tags), route_class=route_class, lifespan=lifespan)
+    # What users may write about themselves; role-like attributes stay out (docs/security.md).
+    writable = frozenset(cognito.settings.writable_attributes)
     verifier = bearer.verifier
     signed_in = Annotated[CognitoCredentials, Depends(bearer)]
 
@@ -195,9 +284,12 @@ def auth_router(
         except (CognitoAuthError, CognitoServiceError) as exc:
             raise http_error(exc, {}) from None
 
-    async def sign_up(body: SignUpForm) -> SignUpResponse:
+    async def sign_up(body: SignUpForm, request: Request) -> SignUpResponse:
         username, password = body.cognito_username(), body.cognito_password()
+        await throttle(request, "messages", username)
         attributes = body.cognito_attributes()
+        if not writable.issuperset(attributes):
+            raise _not_writable()
         result = await attempt(
             cognito.sign_up(username, password, attributes),
             sent=(username, password, *attributes.values()),
@@ -216,7 +308,8 @@ def auth_router(
     )
 
     @router.post("/verify", summary="Verify the account with the emailed code")
-    async def verify(body: ConfirmRequest) -> MessageResponse:
+    async def verify(body: ConfirmRequest, request: Request) -> MessageResponse:
+        await throttle(request, "codes", body.username)
         await attempt(
             cognito.confirm_sign_up(body.username, body.code),
             {
@@ -228,7 +321,8 @@ def auth_router(
         return MessageResponse(message="Account verified")
 
     @router.post("/resend-code", summary="Send the verification code again")
-    async def resend_code(body: UsernameRequest) -> MessageResponse:
+    async def resend_code(body: UsernameRequest, request: Request) -> MessageResponse:
+        await throttle(request, "messages", body.username)
         await quietly(cognito.resend_confirmation_code(body.username))
         return MessageResponse(message="If the account needs verifying, a new code was sent")
 
@@ -237,7 +331,8 @@ def auth_router(
         summary="Sign in with username and password",
         response_model=TokenResponse | ChallengeResponse,
     )
-    async def sign_in(body: SignInRequest) -> TokenResponse | ChallengeResponse:
+    async def sign_in(body: SignInRequest, request: Request) -> TokenResponse | ChallengeResponse:
+        await throttle(request, "sign-in", body.username)
         result = await attempt(
             cognito.sign_in(body.username, body.password.get_secret_value()),
             {NotAuthorizedError: INCORRECT_CREDENTIALS},
@@ -249,9 +344,20 @@ def auth_router(
         summary="Answer a sign-in challenge",
         response_model=TokenResponse | ChallengeResponse,
     )
-    async def challenge(body: ChallengeAnswer) -> TokenResponse | ChallengeResponse:
+    async def challenge(
+        body: ChallengeAnswer, request: Request
+    ) -> TokenResponse | ChallengeResponse:
+        await throttle(request, "sign-in", body.username)
+        for key in body.responses:
+            name = key.removeprefix(_ATTRIBUTE_ANSWER)
+            if key != name and (
+                body.challenge_name not in _ASKS_FOR_ATTRIBUTES or name not in writable
+            ):
+                raise _not_writable("responses")
         pending = AuthChallenge(
-            name=body.challenge_name, session=body.session, username=body.username
+            name=body.challenge_name,
+            session=body.session,
+            username=body.username,
         )
         result = await attempt(
             cognito.respond_to_challenge(pending, body.responses),
@@ -265,24 +371,34 @@ def auth_router(
 
     @router.post("/refresh", summary="New tokens from a refresh token")
     async def refresh(body: RefreshRequest) -> TokenResponse:
-        if cognito.settings.client_secret is not None and body.username is None:
+        settings = cognito.settings
+        # With rotation, Cognito takes the client secret itself and needs no username.
+        needs_username = settings.client_secret is not None and not settings.refresh_token_rotation
+        if needs_username and body.username is None:
             raise HTTPException(400, "username is required to refresh with this app client")
-        result = await attempt(
-            cognito.refresh(body.refresh_token, username=body.username),
-            {
-                NotAuthorizedError: (401, "Invalid refresh token"),
-                UserNotFoundError: (401, "Invalid refresh token"),
-            },
-        )
+        refused: dict[type[Exception], Answer] = {
+            NotAuthorizedError: INVALID_REFRESH,
+            UserNotFoundError: INVALID_REFRESH,
+        }
+        try:
+            result = await cognito.refresh(body.refresh_token, username=body.username)
+        except CognitoAuthError as exc:
+            if exc.code == _REUSED_REFRESH_TOKEN:  # a rotated-out token: invalid, as any other
+                refused[CognitoAuthError] = INVALID_REFRESH
+            raise http_error(exc, refused) from None
+        except CognitoServiceError as exc:
+            raise http_error(exc, {}) from None
         return _token_response(result)
 
     @router.post("/forgot-password", summary="Send a password-reset code")
-    async def forgot_password(body: UsernameRequest) -> MessageResponse:
+    async def forgot_password(body: UsernameRequest, request: Request) -> MessageResponse:
+        await throttle(request, "messages", body.username)
         await quietly(cognito.forgot_password(body.username))
         return MessageResponse(message="If the account exists, a reset code was sent")
 
     @router.post("/reset-password", summary="Set a new password with the reset code")
-    async def reset_password(body: ResetPasswordRequest) -> MessageResponse:
+    async def reset_password(body: ResetPasswordRequest, request: Request) -> MessageResponse:
+        await throttle(request, "codes", body.username)
         new_password = body.new_password.get_secret_value()
         await attempt(
             cognito.confirm_forgot_password(body.username, body.code, new_password),
@@ -354,6 +470,32 @@ def auth_router(
         if tokens.refresh_token not in (None, body.refresh_token):
             # With refresh-token rotation the refresh gave a new one: revoke it too.
             await attempt(cognito.revoke_token(tokens.refresh_token), refused)
+        return Response(status_code=204)
+
+    signed_out: dict[type[Exception], Answer] = {
+        NotAuthorizedError: INVALID_TOKEN,
+        UserNotFoundError: INVALID_TOKEN,
+    }
+
+    @router.post("/update-attributes", summary="Set the signed-in user's attributes")
+    async def update_attributes(body: UpdateAttributesRequest, creds: signed_in) -> MessageResponse:
+        if not writable.issuperset(body.attributes):
+            raise _not_writable("attributes")
+        await attempt(
+            cognito.update_user_attributes(creds.credentials, body.attributes), signed_out
+        )
+        return MessageResponse(message="Attributes updated")
+
+    @router.post("/delete-attributes", summary="Remove attributes from the signed-in user")
+    async def delete_attributes(body: DeleteAttributesRequest, creds: signed_in) -> MessageResponse:
+        if not writable.issuperset(body.names):
+            raise _not_writable("names")
+        await attempt(cognito.delete_user_attributes(creds.credentials, body.names), signed_out)
+        return MessageResponse(message="Attributes deleted")
+
+    @router.post("/delete-account", status_code=204, summary="Delete the signed-in user")
+    async def delete_account(creds: signed_in) -> Response:
+        await attempt(cognito.delete_user(creds.credentials), signed_out)
         return Response(status_code=204)
 
     @router.get("/me", summary="The signed-in user")

@@ -50,11 +50,11 @@ class CognitoClaims(BaseModel):
     ```python
     claims = await verifier.verify(token, token_use="id")
     claims.username, claims.groups   # "alice", ("admin",)
-    claims["custom:role"]            # KeyError if absent
+    claims["custom:tenant"]          # KeyError if absent
     claims.get("email")              # None if absent
     ```
 
-    Subclass it to type your own claims (declare them with `Field(alias="custom:role")`) and
+    Subclass it to type your own claims (declare them with `Field(alias="custom:tenant")`) and
     pass the subclass as `claims_model`. Instances are immutable: a verified token's claims
     may be served from cache to several requests.
     """
