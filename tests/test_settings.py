@@ -68,7 +68,9 @@ def test_defaults() -> None:
         "jwks_url": None, "allow_insecure_jwks_url": False, "leeway": 0.0, "jwks_ttl": 600.0,
         "jwks_miss_cooldown": 30.0, "jwks_max_stale": 86400.0, "http_timeout": 5.0,
         "max_token_bytes": 16384, "token_cache_size": 10000, "idp_endpoint": None,
-        "allow_insecure_idp_endpoint": False, "client_secret": None,
+        "allow_insecure_idp_endpoint": False, "client_secret": None, "oauth_domain": None,
+        "oauth_client_id": None, "oauth_scopes": [], "service_client_id": None,
+        "service_client_secret": None,
     }  # fmt: skip
     assert (settings.resolved_region, settings.accepted_issuers) == ("eu-west-1", (ISS,))
     assert settings.resolved_jwks_url == JWKS_URL

@@ -47,6 +47,7 @@ from ._exceptions import (
     PasswordResetRequiredError,
     PermissionDeniedError,
     RateLimitError,
+    ServiceTokenError,
     TokenError,
     TokenExpiredError,
     TokenNotYetValidError,
@@ -66,6 +67,7 @@ from ._verification.dependencies import (
     require_scopes,
 )
 from ._verification.jwks import JWKSCache
+from ._verification.oauth_bearer import CognitoOAuth2Bearer
 from ._verification.verifier import CognitoVerifier
 
 if _typing.TYPE_CHECKING:
@@ -79,6 +81,7 @@ if _typing.TYPE_CHECKING:
         SignUpResult,
     )
     from ._auth_flows.router import auth_router
+    from ._auth_flows.service_tokens import ServiceTokenAuth, ServiceTokenClient
 
 __version__ = "0.1.0"
 
@@ -95,6 +98,7 @@ __all__ = [
     "CognitoClaims",
     "CognitoCredentials",
     "CognitoJWTError",
+    "CognitoOAuth2Bearer",
     "CognitoServiceError",
     "CognitoSettings",
     "CognitoUnreachableError",
@@ -118,6 +122,9 @@ __all__ = [
     "PasswordResetRequiredError",
     "PermissionDeniedError",
     "RateLimitError",
+    "ServiceTokenAuth",
+    "ServiceTokenClient",
+    "ServiceTokenError",
     "SignUpForm",
     "SignUpRequest",
     "SignUpResult",
@@ -147,6 +154,8 @@ _AUTH_FLOWS = {
     "CognitoUser": "results",
     "SignUpForm": "bodies",
     "SignUpRequest": "bodies",
+    "ServiceTokenAuth": "service_tokens",
+    "ServiceTokenClient": "service_tokens",
     "SignUpResult": "results",
     "auth_router": "router",
 }

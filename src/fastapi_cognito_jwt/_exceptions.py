@@ -34,8 +34,9 @@ CognitoJWTError
 │       ├── LimitExceededError          LimitExceededException
 │       ├── TooManyRequestsError        TooManyRequestsException
 │       └── TooManyFailedAttemptsError  TooManyFailedAttemptsException
-└── CognitoServiceError       no usable answer from Cognito: HTML, not JSON, unexpected shape
-    └── CognitoUnreachableError   timeout or connection failure
+├── CognitoServiceError       no usable answer from Cognito: HTML, not JSON, unexpected shape
+│   └── CognitoUnreachableError   timeout or connection failure
+└── ServiceTokenError         the token endpoint refused a service token; `.error`
 ```
 
 An error code without a class of its own raises `CognitoAuthError` itself, with the code.
@@ -73,6 +74,7 @@ __all__ = [
     "PasswordResetRequiredError",
     "PermissionDeniedError",
     "RateLimitError",
+    "ServiceTokenError",
     "TokenError",
     "TokenExpiredError",
     "TokenNotYetValidError",
@@ -253,3 +255,17 @@ class CognitoServiceError(CognitoJWTError):
 
 class CognitoUnreachableError(CognitoServiceError):
     """Raised when Cognito cannot be reached: a timeout or a connection failure."""
+
+
+class ServiceTokenError(CognitoJWTError):
+    """Raised when the pool's token endpoint refuses to issue a service token.
+
+    `error` is the OAuth 2.0 error code of the answer (`"invalid_client"` for a wrong client
+    id or secret, `"invalid_scope"`, `"unauthorized_client"`, ...), or `"invalid_response"`
+    when the answer is not a token. No token or secret is ever part of it. An app that calls
+    another service maps it to 502 or 503 with an exception handler (docs: service tokens).
+    """
+
+    def __init__(self, error: str) -> None:
+        super().__init__(f"the token endpoint refused a service token: {error}")
+        self.error = error
