@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from fastapi.openapi.models import OAuth2, OAuthFlowAuthorizationCode, OAuthFlows
+from fastapi.responses import HTMLResponse
 from fastapi.security import SecurityScopes
 from starlette.requests import HTTPConnection
 
@@ -23,6 +24,33 @@ from .verifier import CognitoVerifier
 __all__ = ["CognitoOAuth2Bearer"]
 
 logger = logging.getLogger("fastapi_cognito_jwt")
+
+# Swagger UI's own redirect page (and FastAPI's copy) only warns when the state that comes back
+# is not the one sent, and exchanges the code anyway; this one refuses, as RFC 6749 §10.12 asks.
+# Cognito returns `code` and `state` in the query. The error text is shown as text by Swagger UI.
+_REDIRECT_HTML = """<!doctype html>
+<html lang="en-US"><head><title>Swagger UI: OAuth2 Redirect</title></head><body><script>
+'use strict';
+(function () {
+  var oauth2 = window.opener && window.opener.swaggerUIRedirectOauth2;
+  if (!oauth2) { return; }
+  var query = new URLSearchParams(window.location.search);
+  var fail = function (message) {
+    oauth2.errCb({authId: oauth2.auth.name, source: "auth", level: "error", message: message});
+  };
+  if (!oauth2.state || query.get("state") !== oauth2.state) {
+    fail("[Authorization refused]: the state returned is not the one sent.");
+  } else if (query.get("code")) {
+    delete oauth2.state;
+    oauth2.auth.code = query.get("code");
+    oauth2.callback({auth: oauth2.auth, redirectUrl: oauth2.redirectUrl});
+  } else {
+    fail("[Authorization failed]: " + (query.get("error") || "no code received"));
+  }
+  window.close();
+})();
+</script></body></html>
+"""
 
 
 class CognitoOAuth2Bearer(CognitoBearer):
@@ -116,6 +144,21 @@ class CognitoOAuth2Bearer(CognitoBearer):
             "usePkceWithAuthorizationCodeGrant": True,
             "scopes": " ".join(self.oauth_scopes),
         }
+
+    def swagger_ui_oauth2_redirect_html(self) -> HTMLResponse:
+        """Swagger UI's OAuth 2.0 redirect page, refusing a sign-in whose `state` was changed.
+
+        FastAPI's default page only warns and exchanges the code anyway. Serve this one at the
+        docs' redirect URL instead (with `docs_url=None` and your own `/docs` route; see the
+        Swagger sign-in recipe):
+
+        ```python
+        @app.get("/docs/oauth2-redirect", include_in_schema=False)
+        async def oauth2_redirect() -> HTMLResponse:
+            return auth.swagger_ui_oauth2_redirect_html()
+        ```
+        """
+        return HTMLResponse(_REDIRECT_HTML)
 
     async def __call__(  # type: ignore[override]
         self, request: HTTPConnection, security_scopes: SecurityScopes
