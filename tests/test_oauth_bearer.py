@@ -70,6 +70,7 @@ async def test_security_scopes_are_required_of_the_token() -> None:
     [
         {},  # no oauth_client_id
         {"oauth_client_id": "notinclientids"},
+        {"oauth_client_id": "not a client id"},
         {"oauth_client_id": "localclient0000000000000000"},  # no oauth_domain
         {"oauth_client_id": "localclient0000000000000000", "oauth_domain": f"{DOMAIN}/x"},
         {"oauth_client_id": "localclient0000000000000000", "oauth_domain": "http://a.example"},
