@@ -60,6 +60,7 @@ async def test_the_request_is_a_basic_authenticated_client_credentials_grant() -
         (httpx2.Response(400, json={"error": "invalid_scope"}), "invalid_scope"),
         (httpx2.Response(400, json={"error": "<script>"}), "invalid_response"),
         (httpx2.Response(401, text="<html>denied</html>"), "invalid_response"),
+        (httpx2.Response(302, headers={"Location": "https://x.example/"}), "invalid_response"),
         (ok(expires_in=True), "invalid_response"),
         (ok(expires_in=0), "invalid_response"),
         (ok(token=""), "invalid_response"),

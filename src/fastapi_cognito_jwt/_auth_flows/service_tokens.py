@@ -122,7 +122,9 @@ class ServiceTokenClient:
         self.token_requests += 1
         try:
             async with httpx2.AsyncClient(
-                transport=self._transport, timeout=self.settings.http_timeout
+                transport=self._transport,
+                timeout=self.settings.http_timeout,
+                follow_redirects=False,  # the secret goes to the token endpoint only
             ) as client:
                 response = await client.post(
                     self.token_url,
