@@ -113,8 +113,8 @@ def sign_in(page: Page, app_url: str) -> None:
     login = popup_info.value
     login.fill("input[name=username]", "alice")
     login.fill("input[name=password]", PASSWORD)
-    login.click("button[type=submit]")
-    login.wait_for_event("close")
+    with login.expect_event("close"):  # the redirect page closes the popup, maybe at once
+        login.click("button[type=submit]")
 
 
 def logout(page: Page) -> Locator:
