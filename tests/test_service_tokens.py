@@ -100,10 +100,38 @@ async def test_the_auth_retries_once_with_a_new_token_on_401() -> None:
     assert seen == ["Bearer tok-1", "Bearer tok-2"] and len(sent) == 2
 
 
-def test_the_auth_refuses_a_sync_client() -> None:
-    tokens, _ = tokens_answering()
-    with httpx2.Client(auth=ServiceTokenAuth(tokens)) as client, pytest.raises(RuntimeError):
-        client.get("https://svc.example/a")
+def test_the_auth_works_with_a_sync_client_too() -> None:
+    tokens, sent = tokens_answering(ok("tok-1"), ok("tok-2"))
+    seen: list[str] = []
+
+    def service(request: httpx2.Request) -> httpx2.Response:
+        seen.append(request.headers["authorization"])
+        return httpx2.Response(401 if len(seen) == 1 else 200)
+
+    with httpx2.Client(auth=ServiceTokenAuth(tokens), transport=httpx2.MockTransport(service)) as c:
+        assert c.get("https://svc.example/a").status_code == 200
+        assert c.get("https://svc.example/b").status_code == 200
+    assert seen == ["Bearer tok-1", "Bearer tok-2", "Bearer tok-2"] and len(sent) == 2
+
+
+class AsyncOnly(httpx2.AsyncBaseTransport):
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        raise AssertionError("not called")
+
+
+class SyncOnly(httpx2.BaseTransport):
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        raise AssertionError("not called")
+
+
+async def test_a_transport_of_the_other_kind_is_a_clear_error() -> None:
+    settings = LocalUserPool().settings(
+        oauth_domain=DOMAIN, service_client_id="svc", service_client_secret=SECRET
+    )
+    with pytest.raises(RuntimeError, match="async-only"):
+        ServiceTokenClient(settings, transport=AsyncOnly()).token_sync()
+    with pytest.raises(RuntimeError, match="sync-only"):
+        await ServiceTokenClient(settings, transport=SyncOnly()).token()
 
 
 def test_repr_names_the_client_not_the_secret() -> None:

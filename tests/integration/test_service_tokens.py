@@ -3,6 +3,7 @@
 import logging
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated
 
 import anyio
@@ -67,13 +68,23 @@ async def test_100_concurrent_calls_on_a_cold_cache_make_one_request(
     assert list(claims.scopes) == ["api/read"]
 
 
+def test_20_threads_on_a_cold_cache_make_one_request(hosted_ui: tuple[FakeHostedUI, str]) -> None:
+    fake, url = hosted_ui
+    tokens = client(url)
+    with ThreadPoolExecutor(20) as pool:
+        seen = list(pool.map(lambda _: tokens.token_sync(), range(20)))
+    assert len(set(seen)) == 1 and fake.client_credentials_requests == 1
+
+
 async def test_a_token_is_refreshed_before_it_expires(hosted_ui: tuple[FakeHostedUI, str]) -> None:
     fake, url = hosted_ui
-    fake.m2m_expires_in = 2  # refreshed after 1 s: the margin is at most half the lifetime
+    # Refreshed after 2 s: the margin is at most half the lifetime. The token's exp is whole
+    # seconds (at least 3 s from now), so the first is still valid when it is replaced.
+    fake.m2m_expires_in = 4
     tokens = client(url, refresh_margin=60)
     first = await tokens.token()
     assert await tokens.token() == first and fake.client_credentials_requests == 1
-    await anyio.sleep(1.1)
+    await anyio.sleep(2.1)
     second = await tokens.token()
     assert second != first and fake.client_credentials_requests == 2
     # The first was still valid when it was replaced.

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import AsyncGenerator, Generator, Iterable
+from typing import Any
 
 import anyio
 import httpx2
@@ -58,7 +60,8 @@ class ServiceTokenClient:
         settings: the pool; read from the environment when not given.
         scopes: the scopes to request; none asks for every scope the client may have.
         refresh_margin: seconds before expiry at which a cached token is replaced.
-        transport: an httpx2 transport for the token requests (tests, proxies).
+        transport: an httpx2 transport for the token requests (tests, proxies); async for
+            `token()`, sync for `token_sync()` (an `httpx2.MockTransport` is both).
     """
 
     def __init__(
@@ -68,7 +71,7 @@ class ServiceTokenClient:
         *,
         scopes: Iterable[str] = (),
         refresh_margin: float = 60.0,
-        transport: httpx2.AsyncBaseTransport | None = None,
+        transport: httpx2.AsyncBaseTransport | httpx2.BaseTransport | None = None,
     ) -> None:
         self.settings = load_settings(settings)
         self.token_url = self.settings.oauth_endpoint("token")
@@ -84,6 +87,7 @@ class ServiceTokenClient:
         self._token: str | None = None
         self._refresh_at = 0.0
         self._lock: anyio.Lock | None = None
+        self._thread_lock = threading.Lock()
         self.token_requests = 0
         """How many token requests this client has sent."""
 
@@ -114,27 +118,59 @@ class ServiceTokenClient:
         """An `httpx2.Auth` that sends this client's token as `Authorization: Bearer ...`."""
         return ServiceTokenAuth(self)
 
+    def token_sync(self) -> str:
+        """`token()` for synchronous code: the same cache, one blocking request for all threads."""
+        if self._token is not None and time.monotonic() < self._refresh_at:
+            return self._token
+        with self._thread_lock:
+            if self._token is None or time.monotonic() >= self._refresh_at:
+                if self._transport is not None and not isinstance(
+                    self._transport, httpx2.BaseTransport
+                ):
+                    raise RuntimeError("the transport given is async-only: use token()")
+                started = time.monotonic()
+                self.token_requests += 1
+                try:
+                    with httpx2.Client(transport=self._transport, **self._client_options()) as c:
+                        response = c.post(self.token_url, **self._request())
+                except httpx2.TransportError as exc:
+                    raise _unreachable(exc) from None
+                self._accept(response, started)
+            assert self._token is not None
+            return self._token
+
     async def _fetch(self) -> None:
-        data = {"grant_type": "client_credentials"}
-        if self.scopes:
-            data["scope"] = " ".join(self.scopes)
+        if self._transport is not None and not isinstance(
+            self._transport, httpx2.AsyncBaseTransport
+        ):
+            raise RuntimeError("the transport given is sync-only: use token_sync()")
         started = time.monotonic()
         self.token_requests += 1
         try:
             async with httpx2.AsyncClient(
-                transport=self._transport,
-                timeout=self.settings.http_timeout,
-                follow_redirects=False,  # the secret goes to the token endpoint only
+                transport=self._transport, **self._client_options()
             ) as client:
-                response = await client.post(
-                    self.token_url,
-                    data=data,
-                    auth=httpx2.BasicAuth(self.client_id, self._secret.get_secret_value()),
-                    headers={"Accept": "application/json"},
-                )
+                response = await client.post(self.token_url, **self._request())
         except httpx2.TransportError as exc:
-            logger.warning("Service token: token endpoint unreachable: %s", type(exc).__name__)
-            raise CognitoUnreachableError("the token endpoint cannot be reached") from None
+            raise _unreachable(exc) from None
+        self._accept(response, started)
+
+    def _client_options(self) -> dict[str, Any]:
+        # The secret goes to the token endpoint only: redirects are never followed.
+        return {"timeout": self.settings.http_timeout, "follow_redirects": False}
+
+    def _request(self) -> dict[str, Any]:
+        data = {"grant_type": "client_credentials"}
+        if self.scopes:
+            data["scope"] = " ".join(self.scopes)
+        return {
+            "data": data,
+            "auth": httpx2.BasicAuth(self.client_id, self._secret.get_secret_value()),
+            "headers": {"Accept": "application/json"},
+        }
+
+    def _accept(self, response: httpx2.Response, started: float) -> None:
+        """Cache the token of a 200 answer; raise the library's error for anything else."""
         body = _json_object(response)
         if response.status_code != 200:
             error = body.get("error") if body else None
@@ -163,6 +199,11 @@ class ServiceTokenClient:
         logger.info("Service token fetched; valid for %d s", expires_in)
 
 
+def _unreachable(exc: httpx2.TransportError) -> CognitoUnreachableError:
+    logger.warning("Service token: token endpoint unreachable: %s", type(exc).__name__)
+    return CognitoUnreachableError("the token endpoint cannot be reached")
+
+
 def _json_object(response: httpx2.Response) -> dict[str, object] | None:
     if len(response.content) > _MAX_REPLY_BYTES:
         return None
@@ -175,8 +216,8 @@ def _json_object(response: httpx2.Response) -> dict[str, object] | None:
 class ServiceTokenAuth(httpx2.Auth):
     """An `httpx2.Auth` that adds a `ServiceTokenClient`'s token to each request.
 
-    On a 401 from the receiving service it fetches a new token and retries once. Async
-    clients only (`httpx2.AsyncClient`).
+    On a 401 from the receiving service it fetches a new token and retries once. Works with
+    `httpx2.AsyncClient` and `httpx2.Client` alike.
 
     ```python
     async with httpx2.AsyncClient(auth=ServiceTokenAuth(tokens)) as client: ...
@@ -192,9 +233,13 @@ class ServiceTokenAuth(httpx2.Auth):
     def sync_auth_flow(
         self, request: httpx2.Request
     ) -> Generator[httpx2.Request, httpx2.Response, None]:
-        """Refuse: the token client is async; use `httpx2.AsyncClient`."""
-        raise RuntimeError("ServiceTokenAuth works with httpx2.AsyncClient only")
-        yield request  # type: ignore[unreachable]  # pragma: no cover - a generator, as httpx2 expects
+        """Send the request with the token; on 401, once more with a fresh one."""
+        request.headers["Authorization"] = f"Bearer {self.tokens.token_sync()}"
+        response = yield request
+        if response.status_code == 401:
+            self.tokens.invalidate()
+            request.headers["Authorization"] = f"Bearer {self.tokens.token_sync()}"
+            yield request
 
     async def async_auth_flow(
         self, request: httpx2.Request
