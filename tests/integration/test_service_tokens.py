@@ -156,4 +156,6 @@ async def test_an_unreachable_endpoint_is_a_library_error() -> None:
     start = time.monotonic()
     with pytest.raises(CognitoUnreachableError):
         await client(url).token()
+    with pytest.raises(CognitoUnreachableError):
+        client(url).token_sync()
     assert time.monotonic() - start < 5
