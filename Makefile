@@ -5,12 +5,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-matrix lint typecheck unit bench bench-verify bench-telemetry bench-revocations bench-http bench-scale bench-flows load fuzz fuzz-websocket clean
+.PHONY: install demo test test-matrix lint typecheck unit bench bench-verify bench-telemetry bench-revocations bench-http bench-scale bench-flows load fuzz fuzz-websocket clean docs docs-serve test-browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -96,5 +96,18 @@ fuzz: $(STAMP)
 fuzz-websocket: $(STAMP)
 	$(BIN)/python -m fuzz.websocket
 
+# The documentation site (mkdocs, Material, mkdocstrings): built offline into site/, every
+# warning an error; docs-serve rebuilds on change at http://127.0.0.1:8000.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+docs-serve: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
+
+# Swagger UI sign-in end to end: Playwright drives Debian's chromium (/usr/bin/chromium, which
+# .ci/run installs; no browser is downloaded) against the app and a stand-in managed login.
+test-browser: $(STAMP)
+	$(BIN)/pytest -q -p no:cacheprovider -m browser tests/browser
+
 clean:
-	rm -rf $(VENV) .venv-3.* .bench-venv .bench-flows-venv .coverage .mypy_cache .pytest_cache .ruff_cache build dist
+	rm -rf $(VENV) .venv-3.* .bench-venv .bench-flows-venv site .coverage .mypy_cache .pytest_cache .ruff_cache build dist

@@ -75,6 +75,8 @@ def test_defaults() -> None:
         "writable_attributes": list(DEFAULT_WRITABLE_ATTRIBUTES), "refresh_token_rotation": False,
         "trusted_proxies": [], "rate_limit_storage": None, "rate_limit_per_ip": "20/minute",
         "rate_limit_per_username": "5/minute",
+        "oauth_domain": None, "oauth_client_id": None, "oauth_scopes": [],
+        "service_client_id": None, "service_client_secret": None,
     }  # fmt: skip
     assert (settings.resolved_region, settings.accepted_issuers) == ("eu-west-1", (ISS,))
     assert settings.resolved_jwks_url == JWKS_URL

@@ -49,6 +49,7 @@ from ._exceptions import (
     PermissionDeniedError,
     RateLimitError,
     RevocationUnavailableError,
+    ServiceTokenError,
     TokenError,
     TokenExpiredError,
     TokenNotYetValidError,
@@ -70,6 +71,7 @@ from ._verification.dependencies import (
     require_scopes,
 )
 from ._verification.jwks import JWKSCache
+from ._verification.oauth_bearer import CognitoOAuth2Bearer
 from ._verification.revocation import InMemoryRevocationList, Revocation, RevocationList
 from ._verification.revocation_redis import RedisRevocationList
 from ._verification.verifier import CognitoVerifier
@@ -87,6 +89,7 @@ if _typing.TYPE_CHECKING:
         SoftwareTokenSetup,
     )
     from ._auth_flows.router import auth_router
+    from ._auth_flows.service_tokens import ServiceTokenAuth, ServiceTokenClient
 
 __version__ = "0.1.0"
 
@@ -103,6 +106,7 @@ __all__ = [
     "CognitoClaims",
     "CognitoCredentials",
     "CognitoJWTError",
+    "CognitoOAuth2Bearer",
     "CognitoServiceError",
     "CognitoSettings",
     "CognitoUnreachableError",
@@ -133,6 +137,9 @@ __all__ = [
     "Revocation",
     "RevocationList",
     "RevocationUnavailableError",
+    "ServiceTokenAuth",
+    "ServiceTokenClient",
+    "ServiceTokenError",
     "SignUpForm",
     "SignUpRequest",
     "SignUpResult",
@@ -166,6 +173,8 @@ _AUTH_FLOWS = {
     "CognitoUser": "results",
     "SignUpForm": "bodies",
     "SignUpRequest": "bodies",
+    "ServiceTokenAuth": "service_tokens",
+    "ServiceTokenClient": "service_tokens",
     "SignUpResult": "results",
     "SoftwareTokenSetup": "results",
     "auth_router": "router",

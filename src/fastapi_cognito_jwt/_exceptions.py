@@ -38,7 +38,8 @@ CognitoJWTError
 │       └── TooManyFailedAttemptsError  TooManyFailedAttemptsException
 ├── CognitoServiceError       no usable answer from Cognito: HTML, not JSON, unexpected shape
 │   └── CognitoUnreachableError   timeout or connection failure
-└── RevocationUnavailableError the revocation list may be missing entries     (HTTP 503)
+├── RevocationUnavailableError the revocation list may be missing entries     (HTTP 503)
+└── ServiceTokenError         the token endpoint refused a service token; `.error`
 ```
 
 An error code without a class of its own raises `CognitoAuthError` itself, with the code.
@@ -85,6 +86,7 @@ Every class carries a stable, machine-readable `reason` (snake_case, never token
 | CognitoServiceError         | `cognito_bad_reply`                                    |
 | CognitoUnreachableError     | `cognito_unreachable`                                  |
 | RevocationUnavailableError  | `revocation_unavailable`                               |
+| ServiceTokenError           | `service_token_refused` (the OAuth error in `error`)   |
 
 `reason` is a class attribute; only `InvalidClaimError` may set a more precise one per
 instance (`reason=` keyword). A reason, once released, is never renamed.
@@ -126,6 +128,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "RevocationUnavailableError",
+    "ServiceTokenError",
     "TokenError",
     "TokenExpiredError",
     "TokenNotYetValidError",
@@ -421,3 +424,19 @@ class RevocationUnavailableError(CognitoJWTError):
     def __init__(self, message: str, *, retry_after: float) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class ServiceTokenError(CognitoJWTError):
+    """Raised when the pool's token endpoint refuses to issue a service token.
+
+    `error` is the OAuth 2.0 error code of the answer (`"invalid_client"` for a wrong client
+    id or secret, `"invalid_scope"`, `"unauthorized_client"`, ...), or `"invalid_response"`
+    when the answer is not a token. No token or secret is ever part of it. An app that calls
+    another service maps it to 502 or 503 with an exception handler (docs: service tokens).
+    """
+
+    reason = "service_token_refused"
+
+    def __init__(self, error: str) -> None:
+        super().__init__(f"the token endpoint refused a service token: {error}")
+        self.error = error

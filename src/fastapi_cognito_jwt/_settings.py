@@ -31,6 +31,8 @@ _SAFE_POOL_ID = re.compile(r"[A-Za-z0-9_-]{1,55}")
 _REGION = re.compile(r"[a-z]{2}(?:-gov)?-[a-z]+-\d")
 _CLIENT_ID = re.compile(r"[\w+]{1,128}", re.ASCII)
 
+_SCOPE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,256}")
+
 MAX_TOKEN_BYTES_LIMIT = 64 * 1024
 _PREFIX = "invalid Cognito settings: "
 # Cognito's standard profile attributes a user may set about themselves by default. Left out:
@@ -309,6 +311,28 @@ class CognitoSettings(UserPoolSettings, BaseSettings):
         description="Accept tokens on the local copy alone when the shared revocation list "
         "is out of touch, instead of 503 (logged as a warning).",
     )
+    oauth_domain: str | None = Field(
+        default=None,
+        description="The pool's OAuth 2.0 domain (managed login), e.g. "
+        "`https://myapp.auth.eu-west-1.amazoncognito.com`; serves `/oauth2/authorize` and "
+        "`/oauth2/token` for Swagger UI sign-in and service tokens.",
+    )
+    oauth_client_id: str | None = Field(
+        default=None,
+        description="The public app client (no secret, PKCE) Swagger UI signs in with; "
+        "must be one of client_ids.",
+    )
+    oauth_scopes: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Scopes Swagger UI offers and requests, e.g. `openid`, `api/read`.",
+    )
+    service_client_id: str | None = Field(
+        default=None,
+        description="The confidential app client that fetches client-credentials service tokens.",
+    )
+    service_client_secret: SecretStr | None = Field(
+        default=None, description="The secret of service_client_id."
+    )
 
     writable_attributes: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(DEFAULT_WRITABLE_ATTRIBUTES),
@@ -340,7 +364,7 @@ class CognitoSettings(UserPoolSettings, BaseSettings):
         description="Requests per username to each group of limited routes (`limits` syntax).",
     )
 
-    @field_validator("writable_attributes", "trusted_proxies", mode="before")
+    @field_validator("writable_attributes", "trusted_proxies", "oauth_scopes", mode="before")
     @classmethod
     def _parse_lists(cls, value: Any) -> Any:
         return _split_list(value)
@@ -378,7 +402,23 @@ class CognitoSettings(UserPoolSettings, BaseSettings):
                 raise ValueError("a resource id is 1-256 characters without surrounding spaces")
         return value
 
-    @field_validator("client_secret")
+    @field_validator("oauth_scopes")
+    @classmethod
+    def _check_scopes(cls, value: list[str]) -> list[str]:
+        # RFC 6749 scope-token: printable ASCII without space, '"' or '\\'.
+        for scope in value:
+            if not _SCOPE.fullmatch(scope):
+                raise ValueError("a scope is 1-256 printable ASCII characters without spaces")
+        return value
+
+    @field_validator("oauth_client_id", "service_client_id")
+    @classmethod
+    def _check_oauth_client(cls, value: str | None) -> str | None:
+        if value is not None and not _CLIENT_ID.fullmatch(value):
+            raise ValueError("an app client id is 1-128 letters, digits, '_' or '+'")
+        return value
+
+    @field_validator("client_secret", "service_client_secret")
     @classmethod
     def _check_secret(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not value.get_secret_value():
@@ -418,6 +458,16 @@ class CognitoSettings(UserPoolSettings, BaseSettings):
             _check_url("idp_endpoint", self.idp_endpoint, self.allow_insecure_idp_endpoint)
             if urlsplit(self.idp_endpoint).query:
                 raise ValueError("idp_endpoint must not have a query")
+        if self.oauth_domain is not None:
+            _check_url("oauth_domain", self.oauth_domain, False)
+            if urlsplit(self.oauth_domain).path.strip("/") or urlsplit(self.oauth_domain).query:
+                raise ValueError(
+                    "oauth_domain is the pool domain's origin, without a path or query"
+                )
+        if self.oauth_client_id is not None and self.oauth_client_id not in self.client_ids:
+            raise ValueError("oauth_client_id must be one of client_ids (its tokens are verified)")
+        if (self.service_client_id is None) != (self.service_client_secret is None):
+            raise ValueError("set service_client_id and service_client_secret together")
         if self.jwks_max_stale < self.jwks_ttl:
             raise ValueError("jwks_max_stale must be at least jwks_ttl")
         seen: set[str] = set()
@@ -443,6 +493,14 @@ class CognitoSettings(UserPoolSettings, BaseSettings):
             return self.idp_endpoint
         region = self.resolved_region
         return f"https://cognito-idp.{region}.amazonaws.com/" if region else None
+
+    def oauth_endpoint(self, path: str) -> str:
+        """`{oauth_domain}/oauth2/{path}`, e.g. the token endpoint (ConfigurationError if unset)."""
+        if self.oauth_domain is None:
+            raise ConfigurationError(
+                "set oauth_domain (COGNITO_OAUTH_DOMAIN) to use the OAuth 2.0 endpoints"
+            )
+        return f"{self.oauth_domain.rstrip('/')}/oauth2/{path}"
 
 
 def _check_url(name: str, value: str, allow_insecure: bool) -> None:

@@ -1,0 +1,81 @@
+"""`CognitoOAuth2Bearer`: its OpenAPI scheme, the Swagger UI settings and `Security` scopes."""
+
+from typing import Annotated, Any
+
+import pytest
+from fastapi import FastAPI, Security
+
+from fastapi_cognito_jwt import CognitoCredentials, CognitoOAuth2Bearer, ConfigurationError
+from fastapi_cognito_jwt.testing import LocalUserPool
+from tests.helpers import FORBIDDEN, NO_CREDENTIALS, assert_rejected, bearer, send
+
+pytestmark = pytest.mark.anyio
+
+DOMAIN = "https://myapp.auth.eu-west-1.amazoncognito.com"
+
+
+def oauth_bearer(pool: LocalUserPool) -> CognitoOAuth2Bearer:
+    verifier = pool.verifier(
+        oauth_domain=DOMAIN, oauth_client_id=pool.client_id, oauth_scopes=["openid", "api/read"]
+    )
+    return CognitoOAuth2Bearer(token_use="access", verifier=verifier)
+
+
+def app_for(auth: CognitoOAuth2Bearer) -> FastAPI:
+    app = FastAPI(swagger_ui_init_oauth=auth.swagger_ui_init_oauth())
+
+    @app.get("/items")
+    async def items(
+        creds: Annotated[CognitoCredentials, Security(auth, scopes=["api/read"])],
+    ) -> str | None:
+        return creds.claims.username
+
+    return app
+
+
+def test_openapi_declares_the_authorization_code_flow() -> None:
+    pool = LocalUserPool()
+    auth = oauth_bearer(pool)
+    schema = app_for(auth).openapi()
+    assert schema["components"]["securitySchemes"]["CognitoOAuth2Bearer"] == {
+        "type": "oauth2",
+        "flows": {
+            "authorizationCode": {
+                "authorizationUrl": f"{DOMAIN}/oauth2/authorize",
+                "tokenUrl": f"{DOMAIN}/oauth2/token",
+                "scopes": {"openid": "openid", "api/read": "api/read"},
+            }
+        },
+    }
+    assert schema["paths"]["/items"]["get"]["security"] == [{"CognitoOAuth2Bearer": ["api/read"]}]
+    assert auth.swagger_ui_init_oauth() == {
+        "clientId": pool.client_id,
+        "usePkceWithAuthorizationCodeGrant": True,
+        "scopes": "openid api/read",
+    }
+
+
+async def test_security_scopes_are_required_of_the_token() -> None:
+    pool = LocalUserPool()
+    app = app_for(oauth_bearer(pool))
+    good = await send(app, "/items", bearer(pool.access_token(scopes=["openid", "api/read"])))
+    assert (good.status_code, good.json()) == (200, "alice")
+    token = pool.access_token(scopes=["openid"])
+    assert_rejected(await send(app, "/items", bearer(token)), FORBIDDEN, pool, token)
+    assert_rejected(await send(app, "/items"), NO_CREDENTIALS, pool)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {},  # no oauth_client_id
+        {"oauth_client_id": "notinclientids"},
+        {"oauth_client_id": "not a client id"},
+        {"oauth_client_id": "localclient0000000000000000"},  # no oauth_domain
+        {"oauth_client_id": "localclient0000000000000000", "oauth_domain": f"{DOMAIN}/x"},
+        {"oauth_client_id": "localclient0000000000000000", "oauth_domain": "http://a.example"},
+    ],
+)
+def test_it_needs_a_domain_and_an_accepted_public_client(fields: dict[str, Any]) -> None:
+    with pytest.raises(ConfigurationError):
+        CognitoOAuth2Bearer(token_use="access", verifier=LocalUserPool().verifier(**fields))
