@@ -945,3 +945,27 @@ def test_no_body_gives_a_500_or_an_echoed_key(api: Api, path: str, data: st.Data
     assert response.status_code < 500
     invented = {k for k in (mutated if isinstance(mutated, dict) else {}) if k.startswith("Zq")}
     assert not any(key in response.text for key in {*invented, "Zqkey"})
+
+
+CHOICE = {"username": USERNAME, "preferred_challenge": "PASSWORD", "password": PASSWORD}
+SELECTED = {"username": USERNAME, "session": "s" * 20, "answer": "PASSWORD", "password": PASSWORD}
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [("/signin/choice", CHOICE), ("/challenge/select", SELECTED),
+     ("/signin/choice", {"username": USERNAME, "preferred_challenge": "EMAIL_OTP"})],
+)  # fmt: skip
+def test_the_choice_sign_in_routes_share_the_sign_in_limits(
+    pool: LocalUserPool, fake: Fake, path: str, body: dict[str, Any]
+) -> None:
+    """Passwordless and choice-based sign-in count with /signin: no way around its limit."""
+    http, client = limited(pool, fake, rate_limit_per_username="2/minute")
+    fake.always = cognito.error("NotAuthorizedException", "Incorrect username or password.")
+    with http:
+        first = http.post(f"{PREFIX}/signin", json=BODIES["/signin"])
+        answers = [http.post(PREFIX + path, json=body) for _ in range(2)]
+    assert first.status_code == 401
+    assert [a.status_code for a in answers] == [401, 429]
+    assert len(fake.requests) == 2
+    anyio.run(client.aclose)

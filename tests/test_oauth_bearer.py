@@ -79,3 +79,25 @@ async def test_security_scopes_are_required_of_the_token() -> None:
 def test_it_needs_a_domain_and_an_accepted_public_client(fields: dict[str, Any]) -> None:
     with pytest.raises(ConfigurationError):
         CognitoOAuth2Bearer(token_use="access", verifier=LocalUserPool().verifier(**fields))
+
+
+async def test_the_test_kit_stands_in_with_the_scope_check(pool: LocalUserPool) -> None:
+    """`pool.bearer_like` of an OAuth2 bearer is one too: `Security(..., scopes=...)` holds."""
+    other = LocalUserPool(user_pool_id="eu-west-1_Other", client_id="otherclient", kid="o1")
+    production = oauth_bearer(other)
+    app = FastAPI()
+
+    @app.get("/write")
+    async def write(
+        creds: Annotated[CognitoCredentials, Security(production, scopes=["api/write"])],
+    ) -> str:
+        return "written"
+
+    stand_in = pool.bearer_like(production)
+    app.dependency_overrides[production] = stand_in
+    assert isinstance(stand_in, CognitoOAuth2Bearer)
+    assert stand_in.verifier.revocations is production.verifier.revocations
+    reader = pool.access_token(scopes=["api/read"])
+    writer = pool.access_token(scopes=["api/write"])
+    assert (await send(app, "/write", bearer(reader))).status_code == 403
+    assert (await send(app, "/write", bearer(writer))).json() == "written"

@@ -359,3 +359,44 @@ async def test_revocations_recorded_and_enforced_are_counted_by_kind(
             await verifier.verify(token, token_use="access")
     assert recorded() == {attrs(kind="session", pool=""): 1, attrs(kind="user", pool=""): 2}
     assert enforced() == {attrs(kind="session", pool=POOL): 2, attrs(kind="user", pool=POOL): 1}
+
+
+async def test_cached_refusals_and_sync_overrides_count_once_under_their_pool(
+    pool: LocalUserPool, otel: Telemetry
+) -> None:
+    """A remembered token refused as revoked counts under its pool; `verify_sync` through an
+    override of `verify` counts once; a revocation list out of touch counts as unavailable."""
+
+    class Audited(fcj.CognitoVerifier):
+        async def verify(self, token: str, **kwargs: Any) -> Any:
+            return await super().verify(token, **kwargs)
+
+    verifier = Audited(pool.settings(), transport=pool.transport())
+    token = pool.access_token(claims={"origin_jti": REVOKED})
+    verifications = otel.counting(_telemetry.VERIFICATIONS)
+    enforced = otel.counting(_telemetry.REVOCATIONS_ENFORCED)
+    for _ in range(2):  # remembered from the second verification
+        verifier.verify_sync(token, token_use="access")
+    await verifier.revocations.revoke_session(REVOKED)
+    with pytest.raises(fcj.TokenRevokedError):
+        await verifier.verify(token, token_use="access")
+    assert verifications() == {
+        attrs(outcome="accepted", token_use="access", pool=POOL): 2,
+        attrs(outcome="rejected", reason="revoked", token_use="access", pool=POOL): 1,
+    }
+    assert enforced() == {attrs(kind="session", pool=POOL): 1}
+
+    class Unreachable(fcj.InMemoryRevocationList):
+        def check(self, claims: fcj.CognitoClaims) -> None:
+            raise fcj.RevocationUnavailableError("out of touch", retry_after=5)
+
+    down = fcj.CognitoVerifier(
+        pool.settings(), transport=pool.transport(), revocations=Unreachable(pool.settings())
+    )
+    verifications = otel.counting(_telemetry.VERIFICATIONS)
+    with pytest.raises(fcj.RevocationUnavailableError):
+        await down.verify(pool.access_token(), token_use="access")
+    assert verifications() == {
+        attrs(outcome="unavailable", reason="revocation_unavailable", token_use="access",
+              pool=POOL): 1,
+    }  # fmt: skip

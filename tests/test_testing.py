@@ -325,3 +325,15 @@ async def test_credentials_stand_in_for_verification(pool: LocalUserPool) -> Non
     assert (claims.client_id, claims["email"]) == (CLIENT, "c@x.test")
     team = pool.credentials(token_use="id", claims_model=Team, claims={"custom:team": "platform"})
     assert isinstance(team.claims, Team) and team.claims.team == "platform"
+
+
+async def test_bearer_like_shares_the_revocation_list(pool: LocalUserPool) -> None:
+    """A sign-out recorded through the production bearer's list (as an auth router's /logout
+    does) is refused by the stand-in too."""
+    app, auth, unreachable = production_app()
+    app.dependency_overrides[auth] = pool.bearer_like(auth)
+    token = pool.access_token(claims={"origin_jti": "session-1"})
+    assert (await send(app, "/creds", bearer(token))).json()["username"] == "alice"
+    await auth.verifier.revocations.revoke_session("session-1")
+    assert_rejected(await send(app, "/creds", bearer(token)), INVALID, pool, token)
+    assert unreachable == []

@@ -39,7 +39,7 @@ from opentelemetry import metrics, trace
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.trace import Span, SpanKind, StatusCode
 
-from ._exceptions import CognitoJWTError, JWKSUnavailableError
+from ._exceptions import CognitoJWTError, JWKSUnavailableError, RevocationUnavailableError
 
 __all__ = [
     "JWKS_FETCHES",
@@ -167,7 +167,8 @@ class VerificationCounts:
         """Count a verification that raised `error` (a `TokenError` or JWKS unavailability)."""
         tally = self._rejections.get((error.reason, token_use))
         if tally is None:
-            outcome = "unavailable" if isinstance(error, JWKSUnavailableError) else "rejected"
+            unavailable = isinstance(error, (JWKSUnavailableError, RevocationUnavailableError))
+            outcome = "unavailable" if unavailable else "rejected"
             tally = _tally(
                 _verifications,
                 outcome=outcome,

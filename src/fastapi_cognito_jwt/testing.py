@@ -31,6 +31,8 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from ._settings import CognitoSettings, UserPoolSettings
 from ._verification.bearer import CognitoBearer, CognitoCredentials
 from ._verification.claims import ClaimsT, CognitoClaims, TokenUse
+from ._verification.oauth_bearer import CognitoOAuth2Bearer
+from ._verification.revocation import RevocationList
 from ._verification.verifier import CognitoVerifier
 
 __all__ = ["LocalUserPool"]
@@ -160,12 +162,20 @@ class LocalUserPool:
 
         return httpx2.MockTransport(handle)
 
-    def verifier(self, *, also: Iterable[LocalUserPool] = (), **overrides: Any) -> CognitoVerifier:
+    def verifier(
+        self,
+        *,
+        also: Iterable[LocalUserPool] = (),
+        revocations: RevocationList | None = None,
+        **overrides: Any,
+    ) -> CognitoVerifier:
         """A `CognitoVerifier` for this pool (and the pools `also`), fetching through
-        `transport()`."""
+        `transport()`; `revocations` shares a revocation list (by default its own)."""
         also = tuple(also)
         return CognitoVerifier(
-            self.settings(also=also, **overrides), transport=self.transport(also=also)
+            self.settings(also=also, **overrides),
+            transport=self.transport(also=also),
+            revocations=revocations,
         )
 
     @overload
@@ -209,18 +219,38 @@ class LocalUserPool:
     def bearer_like(
         self, bearer: CognitoBearer[ClaimsT], **overrides: Any
     ) -> CognitoBearer[ClaimsT]:
-        """A bearer for this pool that stands in for `bearer`: the same token use, claims
-        model and `auto_error`.
+        """A bearer for this pool that stands in for `bearer`: the same class, token use,
+        claims model and `auto_error`, and the same revocation list (so that an auth router's
+        `/logout` or `/revoke` still reaches the routes it guards). A `CognitoOAuth2Bearer`
+        keeps its domain and scopes, with this pool's client as the public client.
 
         ```python
         app.dependency_overrides[auth] = pool.bearer_like(auth)
         ```
         """
-        return self.bearer(
+        revocations = bearer.verifier.revocations
+        if isinstance(bearer, CognitoOAuth2Bearer):
+            original = bearer.verifier.settings
+            verifier = self.verifier(
+                revocations=revocations,
+                **{
+                    "oauth_domain": original.oauth_domain,
+                    "oauth_client_id": self.client_id,
+                    "oauth_scopes": list(original.oauth_scopes),
+                    **overrides,
+                },
+            )
+            return CognitoOAuth2Bearer(
+                token_use=bearer.token_use,
+                claims_model=bearer.claims_model,
+                verifier=verifier,
+                auto_error=bearer.auto_error,
+            )
+        return CognitoBearer(
             token_use=bearer.token_use,
             claims_model=bearer.claims_model,
+            verifier=self.verifier(revocations=revocations, **overrides),
             auto_error=bearer.auto_error,
-            **overrides,
         )
 
     # -- tokens ---------------------------------------------------------------------------

@@ -4,7 +4,7 @@
 
 import inspect
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -145,6 +145,8 @@ def _scrubbed(error: Mapping[str, Any], known: frozenset[str]) -> dict[str, Any]
 INVALID_REFRESH: Answer = (401, "Invalid refresh token")
 # GetTokensFromRefreshToken's answer to a refresh token that rotation already replaced.
 _REUSED_REFRESH_TOKEN = "RefreshTokenReuseException"
+# USER_AUTH factors for which Cognito sends a message (at the pool owner's cost).
+_SENDS_A_CODE = frozenset({"EMAIL_OTP", "SMS_OTP"})
 # A challenge answer sets attribute X through the response key `userAttributes.X`.
 _ATTRIBUTE_ANSWER = "userAttributes."
 # Challenges that ask for attributes: Cognito lists them in `requiredAttributes`.
@@ -223,6 +225,9 @@ def auth_router(
             neither this nor `client` is given.
         client: a `CognitoAuthClient` to use (instead of settings); you close it.
         bearer: the `CognitoBearer` (access tokens) for the routes that need a signed-in user.
+            Pass your routes' own bearer: `/logout` and `/revoke` record into its verifier's
+            revocation list, which is the one your routes check. Without it the router makes
+            a bearer, and a revocation list, of its own.
         sign_up_model: a `SignUpForm` subclass: the body `/signup` accepts.
         tags: OpenAPI tags of the routes.
     """
@@ -369,26 +374,30 @@ def auth_router(
         )
         return _tokens(result)
 
-    @router.post("/refresh", summary="New tokens from a refresh token")
-    async def refresh(body: RefreshRequest) -> TokenResponse:
+    async def refreshed(body: RefreshRequest, action: str) -> AuthTokens:
+        """New tokens from the body's refresh token; the same answers for /refresh and
+        /revoke."""
         settings = cognito.settings
         # With rotation, Cognito takes the client secret itself and needs no username.
         needs_username = settings.client_secret is not None and not settings.refresh_token_rotation
         if needs_username and body.username is None:
-            raise HTTPException(400, "username is required to refresh with this app client")
+            raise HTTPException(400, f"username is required to {action} with this app client")
         refused: dict[type[Exception], Answer] = {
             NotAuthorizedError: INVALID_REFRESH,
             UserNotFoundError: INVALID_REFRESH,
         }
         try:
-            result = await cognito.refresh(body.refresh_token, username=body.username)
+            return await cognito.refresh(body.refresh_token, username=body.username)
         except CognitoAuthError as exc:
             if exc.code == _REUSED_REFRESH_TOKEN:  # a rotated-out token: invalid, as any other
                 refused[CognitoAuthError] = INVALID_REFRESH
             raise http_error(exc, refused) from None
         except CognitoServiceError as exc:
             raise http_error(exc, {}) from None
-        return _token_response(result)
+
+    @router.post("/refresh", summary="New tokens from a refresh token")
+    async def refresh(body: RefreshRequest) -> TokenResponse:
+        return _token_response(await refreshed(body, "refresh"))
 
     @router.post("/forgot-password", summary="Send a password-reset code")
     async def forgot_password(body: UsernameRequest, request: Request) -> MessageResponse:
@@ -456,13 +465,11 @@ def auth_router(
         # A refresh token is opaque (Cognito encrypts it). Refreshing once yields a token of
         # the same session, whose origin_jti names it; that works after the access token has
         # expired, and cannot name another session, as an access token sent along could.
-        if cognito.settings.client_secret is not None and body.username is None:
-            raise HTTPException(400, "username is required to revoke with this app client")
+        tokens = await refreshed(body, "revoke")
         refused: dict[type[Exception], Answer] = {
-            NotAuthorizedError: (401, "Invalid refresh token"),
-            UserNotFoundError: (401, "Invalid refresh token"),
+            NotAuthorizedError: INVALID_REFRESH,
+            UserNotFoundError: INVALID_REFRESH,
         }
-        tokens = await attempt(cognito.refresh(body.refresh_token, username=body.username), refused)
         origin_jti = await session_of(tokens.access_token)
         if origin_jti is not None:
             await verifier.revocations.revoke_session(origin_jti)
@@ -508,7 +515,7 @@ def auth_router(
             username=user.username, claims=dict(creds.claims.payload), attributes=user.attributes
         )
 
-    _add_mfa_routes(router, cognito, attempt, signed_in)
+    _add_mfa_routes(router, cognito, attempt, signed_in, throttle)
     return router
 
 
@@ -518,9 +525,23 @@ _Outcome = TokenResponse | ChoiceChallengeResponse
 
 
 def _add_mfa_routes(
-    router: APIRouter, cognito: CognitoAuthClient, attempt: _Attempt, signed_in: Any
+    router: APIRouter,
+    cognito: CognitoAuthClient,
+    attempt: _Attempt,
+    signed_in: Any,
+    throttle: Callable[[Request, str, str | None], Awaitable[None]],
 ) -> None:
-    """Choice-based (passwordless) sign-in, authenticator-app set-up and MFA preferences."""
+    """Choice-based (passwordless) sign-in, authenticator-app set-up and MFA preferences.
+
+    Sign-in steps share the sign-in routes' rate limits; a step that makes Cognito send a
+    code counts against the message limits too.
+    """
+
+    async def limited(request: Request, username: str | None, factor: str | None) -> None:
+        await throttle(request, "sign-in", username)
+        if factor in _SENDS_A_CODE:
+            await throttle(request, "messages", username)
+
     incorrect = {
         NotAuthorizedError: INCORRECT_CREDENTIALS,
         UserNotFoundError: INCORRECT_CREDENTIALS,
@@ -545,7 +566,8 @@ def _add_mfa_routes(
         summary="Choice-based sign-in: a one-time code, a password or SRP",
         response_model=union,
     )
-    async def sign_in_choice(body: ChoiceSignInRequest) -> _Outcome:
+    async def sign_in_choice(body: ChoiceSignInRequest, request: Request) -> _Outcome:
+        await limited(request, body.username, body.preferred_challenge)
         password = body.password.get_secret_value() if body.password is not None else None
         result = await attempt(
             cognito.sign_in_choice(
@@ -558,9 +580,8 @@ def _add_mfa_routes(
     @router.post(
         "/challenge/select", summary="Answer SELECT_CHALLENGE with a factor", response_model=union
     )
-    async def select_challenge(
-        body: SelectChallengeRequest,
-    ) -> _Outcome:
+    async def select_challenge(body: SelectChallengeRequest, request: Request) -> _Outcome:
+        await limited(request, body.username, body.answer)
         password = body.password.get_secret_value() if body.password is not None else None
         pending = AuthChallenge(
             name="SELECT_CHALLENGE", session=body.session, username=body.username
@@ -583,9 +604,8 @@ def _add_mfa_routes(
         summary="MFA_SETUP: confirm the authenticator app and finish signing in",
         response_model=union,
     )
-    async def mfa_setup_verify(
-        body: MFASetupVerifyRequest,
-    ) -> _Outcome:
+    async def mfa_setup_verify(body: MFASetupVerifyRequest, request: Request) -> _Outcome:
+        await limited(request, body.username, None)  # a code to guess, as at /challenge
         session = await attempt(
             cognito.verify_software_token(
                 body.code, session=body.session, device_name=body.device_name

@@ -11,7 +11,7 @@ from jose.backends.base import Key
 from .claims import CognitoClaims
 
 if TYPE_CHECKING:
-    from .._telemetry import Tally
+    from .._telemetry import VerificationCounts
     from .jwks import JWKSCache
 
 __all__ = ["CachedToken", "VerifiedTokenCache"]
@@ -32,8 +32,8 @@ class CachedToken(NamedTuple):
     """The key that verified it: the entry is served only while the JWKS still holds it."""
     jwks: JWKSCache
     """The JWKS cache of the token's user pool."""
-    hit: Tally
-    """Where a hit on this entry is counted (its pool and token use)."""
+    counts: VerificationCounts
+    """The tallies of the token's pool, where a hit (or a refusal) on this entry counts."""
     claims: CognitoClaims
 
 

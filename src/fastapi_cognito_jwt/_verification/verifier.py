@@ -48,6 +48,13 @@ class _Pool(NamedTuple):
     counts: VerificationCounts
 
 
+class _Pending(NamedTuple):
+    """A token read and matched to its pool, waiting for its signing key."""
+
+    parsed: ParsedToken
+    pool: _Pool
+
+
 class CognitoVerifier:
     """Verify Cognito access and ID tokens: signature, issuer, client, token use and times.
 
@@ -165,24 +172,20 @@ class CognitoVerifier:
             RevocationUnavailableError: a shared revocation list is out of touch.
             JWKSUnavailableError: no signing key can be had right now.
         """
-        pool = None
+        step = self._begin(token, token_use, claims_model)
+        if not isinstance(step, _Pending):
+            return step
+        pool, kid = step.pool, step.parsed.kid
         try:
-            cached = self._cached(token, token_use, claims_model)
-            if cached is not None:
-                return cached
-            parsed = parse_token(token, self._max_bytes, self._known_headers)
-            pool = self._pool(parsed)
             # Most tokens are signed by a key at hand; only for the others is anything awaited.
-            key = pool.jwks.lookup(parsed.kid)
-            if key is None:
-                key = await pool.jwks.get_key(parsed.kid)
-            claims = self._check(token, parsed, pool, key, token_use, claims_model)
-            self.revocations.check(claims)  # revocation: after the signature and the claims
-        except (TokenError, JWKSUnavailableError, RevocationUnavailableError) as exc:
-            self._rejected(exc, pool, token_use)
+            key = pool.jwks.lookup(kid) or await pool.jwks.get_key(kid)
+        except JWKSUnavailableError as exc:
+            self._rejected(exc, pool.counts, token_use)
             raise
-        pool.counts.accepted[token_use].count += 1
-        return claims
+        except TokenError as exc:
+            self._rejected(exc, pool.counts, token_use)
+            raise
+        return self._finish(token, step, key, token_use, claims_model)
 
     @overload
     def verify_sync(self, token: str, *, token_use: TokenUse) -> CognitoClaims: ...
@@ -219,37 +222,92 @@ class CognitoVerifier:
             JWKSUnavailableError: no signing key can be had right now.
         """
         if type(self).verify is not CognitoVerifier.verify:
-            try:  # bring the keys in; the override's own verify then decides about the token
-                self._verify_now(token, token_use, claims_model)
-            except CognitoJWTError:
-                pass
+            self._bring_keys(token)
             return _run_whole(
                 lambda: self.verify(token, token_use=token_use, claims_model=claims_model)
             )
-        return self._verify_now(token, token_use, claims_model)
-
-    def _verify_now(
-        self, token: str, token_use: TokenUse, claims_model: type[CognitoClaims]
-    ) -> CognitoClaims:
-        """`verify`'s steps (and counts) with the synchronous key fetch."""
-        pool = None
+        step = self._begin(token, token_use, claims_model)
+        if not isinstance(step, _Pending):
+            return step
+        pool, kid = step.pool, step.parsed.kid
         try:
-            cached = self._cached(token, token_use, claims_model)
-            if cached is not None:
-                return cached
+            key = pool.jwks.lookup(kid) or pool.jwks.get_key_sync(kid)
+        except JWKSUnavailableError as exc:
+            self._rejected(exc, pool.counts, token_use)
+            raise
+        except TokenError as exc:
+            self._rejected(exc, pool.counts, token_use)
+            raise
+        return self._finish(token, step, key, token_use, claims_model)
+
+    def _bring_keys(self, token: str) -> None:
+        """Fetch the signing key `token` names if it is not at hand; nothing else, no count.
+
+        For an override of `verify`, run afterwards on a loop of its own: it then finds the
+        key, and decides about the token itself (counted once, by `verify`).
+        """
+        try:
             parsed = parse_token(token, self._max_bytes, self._known_headers)
             pool = self._pool(parsed)
-            key = pool.jwks.lookup(parsed.kid) or pool.jwks.get_key_sync(parsed.kid)
-            claims = self._check(token, parsed, pool, key, token_use, claims_model)
-            self.revocations.check(claims)  # revocation: after the signature and the claims
-        except (TokenError, JWKSUnavailableError, RevocationUnavailableError) as exc:
-            self._rejected(exc, pool, token_use)
+            if pool.jwks.lookup(parsed.kid) is None:
+                pool.jwks.get_key_sync(parsed.kid)
+        except (CognitoJWTError, TypeError):  # TypeError: not a string; verify says so
+            pass
+
+    def _begin(
+        self, token: str, token_use: TokenUse, claims_model: type[CognitoClaims]
+    ) -> CognitoClaims | _Pending:
+        """The arguments, the verified-token cache, the strict parse and the pool's choice.
+
+        The claims of a remembered token still servable (checked against the revocation list
+        too), or what the rest of the path needs.
+        """
+        if token_use not in ("access", "id"):
+            raise ConfigurationError("token_use must be 'access' or 'id'")
+        counts = self._counts
+        try:
+            if not isinstance(token, str):
+                raise MalformedTokenError("token is not a string")
+            entry = self._cache.get(token, token_use, claims_model)
+            # A remembered token is still re-checked for expiry and for its key having left
+            # the JWKS (or the JWKS being due for a refresh, which the full path performs).
+            if entry is not None:
+                if self._clock() < entry.expires and entry.jwks.lookup(entry.kid) is entry.key:
+                    counts = entry.counts
+                    self.revocations.check(entry.claims)  # revocation: remembered tokens too
+                    # A hit is also an accepted verification: the metrics' reader adds them.
+                    counts.hits[token_use].count += 1
+                    return entry.claims
+                self._cache.discard(token, token_use, claims_model)
+            counts.misses[token_use].count += 1
+            parsed = parse_token(token, self._max_bytes, self._known_headers)
+            return _Pending(parsed, self._pool(parsed))
+        except (TokenError, RevocationUnavailableError) as exc:
+            self._rejected(exc, counts, token_use)
             raise
-        pool.counts.accepted[token_use].count += 1
+
+    def _finish(
+        self,
+        token: str,
+        step: _Pending,
+        key: Key,
+        token_use: TokenUse,
+        claims_model: type[CognitoClaims],
+    ) -> CognitoClaims:
+        """Signature, claims and revocation for a token whose key is at hand; counted."""
+        counts = step.pool.counts
+        try:
+            claims = self._check(token, step.parsed, step.pool, key, token_use, claims_model)
+            self.revocations.check(claims)  # revocation: after the signature and the claims
+        except (TokenError, RevocationUnavailableError) as exc:
+            self._rejected(exc, counts, token_use)
+            raise
+        counts.accepted[token_use].count += 1
         return claims
 
-    def _rejected(self, error: CognitoJWTError, pool: _Pool | None, token_use: TokenUse) -> None:
-        counts = self._counts if pool is None else pool.counts
+    def _rejected(
+        self, error: CognitoJWTError, counts: VerificationCounts, token_use: TokenUse
+    ) -> None:
         counts.rejected(error, token_use)
         if isinstance(error, TokenRevokedError):
             count_revocation_enforced(error.kind, counts.pool)
@@ -261,29 +319,6 @@ class CognitoVerifier:
         if pool is None:
             raise InvalidIssuerError()
         return pool
-
-    def _cached(
-        self, token: str, token_use: TokenUse, claims_model: type[CognitoClaims]
-    ) -> CognitoClaims | None:
-        """The claims of a remembered token still servable; first, the caller's arguments."""
-        if token_use not in ("access", "id"):
-            raise ConfigurationError("token_use must be 'access' or 'id'")
-        if not isinstance(token, str):
-            raise MalformedTokenError("token is not a string")
-        entry = self._cache.get(token, token_use, claims_model)
-        if entry is None:
-            self._counts.misses[token_use].count += 1
-            return None
-        # A remembered token is still re-checked for expiry and for its key having left the
-        # JWKS (or the JWKS being due for a refresh, which the full path then performs).
-        if self._clock() < entry.expires and entry.jwks.lookup(entry.kid) is entry.key:
-            self.revocations.check(entry.claims)  # revocation: remembered tokens too
-            # A hit is also an accepted verification: the metrics' reader adds the two.
-            entry.hit.count += 1
-            return entry.claims
-        self._cache.discard(token, token_use, claims_model)
-        self._counts.misses[token_use].count += 1
-        return None
 
     def _check(
         self,
@@ -308,10 +343,8 @@ class CognitoVerifier:
         )
         claims = build_claims(claims_model, payload)
         remember_header(self._known_headers, parsed, _KNOWN_HEADERS)
-        hit = pool.counts.hits[token_use]
-        entry = CachedToken(
-            token, claims.exp + self._leeway, parsed.kid, key, pool.jwks, hit, claims
-        )
+        expires = claims.exp + self._leeway
+        entry = CachedToken(token, expires, parsed.kid, key, pool.jwks, pool.counts, claims)
         self._cache.put(token_use, claims_model, entry)
         return claims
 
