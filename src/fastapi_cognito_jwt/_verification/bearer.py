@@ -3,7 +3,7 @@
 # No `from __future__ import annotations`: FastAPI reads these signatures at runtime.
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, Generic, cast, overload
 
@@ -35,7 +35,15 @@ from . import base64url
 from .claims import ClaimsT, CognitoClaims, TokenUse
 from .verifier import CognitoVerifier
 
-__all__ = ["CognitoBearer", "CognitoCredentials", "http_answer", "http_exception"]
+__all__ = [
+    "CognitoBearer",
+    "CognitoCredentials",
+    "bearer_verifier",
+    "groups_granted",
+    "http_answer",
+    "http_exception",
+    "required_names",
+]
 
 logger = logging.getLogger("fastapi_cognito_jwt")
 
@@ -48,6 +56,35 @@ def http_exception(error: CognitoJWTError) -> HTTPException:
     `Retry-After`.
     """
     return http_answer(error).exception()
+
+
+def bearer_verifier(
+    settings: CognitoSettings | None,
+    verifier: CognitoVerifier | None,
+    token_use: object,
+    claims_model: object,
+) -> CognitoVerifier:
+    """Check a bearer's arguments (any bearer's: HTTP or WebSocket); its verifier."""
+    if token_use not in ("access", "id"):
+        raise ConfigurationError("token_use must be 'access' or 'id'")
+    if not (isinstance(claims_model, type) and issubclass(claims_model, CognitoClaims)):
+        raise ConfigurationError("claims_model must be a subclass of CognitoClaims")
+    if verifier is not None and settings is not None:
+        raise ConfigurationError("pass either verifier or settings, not both")
+    return verifier if verifier is not None else CognitoVerifier(settings)
+
+
+def required_names(kind: str, names: tuple[str, ...]) -> frozenset[str]:
+    """The groups or scopes a dependency requires: at least one, each a non-empty string."""
+    if not names or not all(isinstance(name, str) and name for name in names):
+        raise ConfigurationError(f"give at least one of the required {kind}, as non-empty strings")
+    return frozenset(names)
+
+
+def groups_granted(required: frozenset[str], held: Iterable[str], match: str) -> bool:
+    """Whether `held` groups meet `required`: one of them (`any`) or every one (`all`)."""
+    held = set(held)
+    return required <= held if match == "all" else not required.isdisjoint(held)
 
 
 def http_answer(error: CognitoJWTError) -> HTTPAnswer:
@@ -199,13 +236,7 @@ class CognitoBearer(HTTPBearer, Generic[ClaimsT]):
             description=description,
             auto_error=auto_error,
         )
-        if token_use not in ("access", "id"):
-            raise ConfigurationError("token_use must be 'access' or 'id'")
-        if not (isinstance(claims_model, type) and issubclass(claims_model, CognitoClaims)):
-            raise ConfigurationError("claims_model must be a subclass of CognitoClaims")
-        if verifier is not None and settings is not None:
-            raise ConfigurationError("pass either verifier or settings, not both")
-        self.verifier = verifier if verifier is not None else CognitoVerifier(settings)
+        self.verifier = bearer_verifier(settings, verifier, token_use, claims_model)
         self.token_use: TokenUse = token_use
         self.claims_model: type[ClaimsT] = cast("type[ClaimsT]", claims_model)
 

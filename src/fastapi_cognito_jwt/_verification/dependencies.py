@@ -17,7 +17,13 @@ from fastapi import Depends, FastAPI, HTTPException, routing
 from fastapi.dependencies.models import Dependant
 
 from .._exceptions import ConfigurationError, PermissionDeniedError
-from .bearer import CognitoBearer, CognitoCredentials, http_exception
+from .bearer import (
+    CognitoBearer,
+    CognitoCredentials,
+    groups_granted,
+    http_exception,
+    required_names,
+)
 from .claims import ClaimsT
 
 __all__ = [
@@ -95,7 +101,7 @@ def require_groups(
     async def admin() -> str: ...
     ```
     """
-    required = _names("groups", groups)
+    required = required_names("groups", groups)
     if match not in ("any", "all"):
         raise ConfigurationError("match must be 'any' or 'all'")
 
@@ -103,9 +109,7 @@ def require_groups(
         credentials: Annotated[CognitoCredentials[ClaimsT] | None, Depends(auth)],
     ) -> ClaimsT:
         claims = _claims(auth, credentials)
-        held = set(claims.groups)
-        granted = required <= held if match == "all" else not required.isdisjoint(held)
-        if not granted:
+        if not groups_granted(required, claims.groups, match):
             raise _deny(PermissionDeniedError("required group missing", required=tuple(required)))
         return claims
 
@@ -124,7 +128,7 @@ def require_scopes(auth: CognitoBearer[ClaimsT], *scopes: str) -> ClaimsDependen
     async def read() -> str: ...
     ```
     """
-    required = _names("scopes", scopes)
+    required = required_names("scopes", scopes)
 
     async def scopes_dependency(
         credentials: Annotated[CognitoCredentials[ClaimsT] | None, Depends(auth)],
@@ -229,12 +233,6 @@ def _claims(
     if credentials is None:  # auto_error=False and no credentials: these routes need them
         raise auth.make_not_authenticated_error()
     return credentials.claims
-
-
-def _names(kind: str, names: tuple[str, ...]) -> frozenset[str]:
-    if not names or not all(isinstance(name, str) and name for name in names):
-        raise ConfigurationError(f"give at least one of the required {kind}, as non-empty strings")
-    return frozenset(names)
 
 
 def _deny(error: PermissionDeniedError) -> HTTPException:

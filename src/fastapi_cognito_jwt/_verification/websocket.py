@@ -28,7 +28,13 @@ from .._http_answers import (
     HTTPAnswer,
 )
 from .._settings import CognitoSettings
-from .bearer import CognitoCredentials, http_answer
+from .bearer import (
+    CognitoCredentials,
+    bearer_verifier,
+    groups_granted,
+    http_answer,
+    required_names,
+)
 from .claims import ClaimsT, CognitoClaims, TokenUse
 from .verifier import CognitoVerifier
 
@@ -147,12 +153,7 @@ class CognitoWebSocketBearer(Generic[ClaimsT]):
         auto_error: bool = True,
         http_denial: bool = True,
     ) -> None:
-        if token_use not in ("access", "id"):
-            raise ConfigurationError("token_use must be 'access' or 'id'")
-        if not (isinstance(claims_model, type) and issubclass(claims_model, CognitoClaims)):
-            raise ConfigurationError("claims_model must be a subclass of CognitoClaims")
-        if verifier is not None and settings is not None:
-            raise ConfigurationError("pass either verifier or settings, not both")
+        self.verifier = bearer_verifier(settings, verifier, token_use, claims_model)
         if isinstance(subprotocols, str) or not all(
             isinstance(name, str) and _is_token(name) and not name.startswith(PROTOCOL_TOKEN_PREFIX)
             for name in subprotocols
@@ -160,7 +161,6 @@ class CognitoWebSocketBearer(Generic[ClaimsT]):
             raise ConfigurationError("subprotocols must be a list of RFC 7230 token names")
         if query_param is not None and not (isinstance(query_param, str) and query_param):
             raise ConfigurationError("query_param must be a non-empty string or None")
-        self.verifier = verifier if verifier is not None else CognitoVerifier(settings)
         self.token_use: TokenUse = token_use
         self.claims_model: type[ClaimsT] = cast("type[ClaimsT]", claims_model)
         self.subprotocols = tuple(subprotocols)
@@ -230,13 +230,12 @@ class CognitoWebSocketBearer(Generic[ClaimsT]):
             await ws_auth.accept(websocket)
         ```
         """
-        required = _names("groups", groups)
+        required = required_names("groups", groups)
         if match not in ("any", "all"):
             raise ConfigurationError("match must be 'any' or 'all'")
 
         def granted(claims: CognitoClaims) -> bool:
-            held = set(claims.groups)
-            return required <= held if match == "all" else not required.isdisjoint(held)
+            return groups_granted(required, claims.groups, match)
 
         return self._requiring(granted, "required group missing", required)
 
@@ -246,7 +245,7 @@ class CognitoWebSocketBearer(Generic[ClaimsT]):
         A miss refuses the handshake as 403 `insufficient_scope` (or closes it with 1008).
         The dependency yields the credentials.
         """
-        required = _names("scopes", scopes)
+        required = required_names("scopes", scopes)
         return self._requiring(
             lambda claims: required <= set(claims.scopes), "required scope missing", required
         )
@@ -353,9 +352,3 @@ def _offered(websocket: WebSocket, max_bytes: int) -> list[str]:
 
 def _is_token(name: str) -> bool:
     return bool(name) and _TCHARS.issuperset(name)
-
-
-def _names(kind: str, names: tuple[str, ...]) -> frozenset[str]:
-    if not names or not all(isinstance(name, str) and name for name in names):
-        raise ConfigurationError(f"give at least one of the required {kind}, as non-empty strings")
-    return frozenset(names)
