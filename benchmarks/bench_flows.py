@@ -37,25 +37,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import importlib.abc
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
 import time
-import venv
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+# `python benchmarks/<this>.py` puts benchmarks/ on the path, not the repository root.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.side_venv import ensure_venv
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+
 VENV = ROOT / ".bench-flows-venv"
 REQUIREMENTS = HERE / "flows-requirements.txt"
-STAMP = VENV / ".flows-stamp"
 
 CLIENTS = ("ours", "httpx2", "boto3", "boto3-thread", "aioboto3")
 CONCURRENCIES = (1, 50)
@@ -67,50 +68,6 @@ POOL_ID = "us-east-1_BenchPool"
 CLIENT_ID = "4bench0client0id0abcdefghij"
 USERNAME = "alice@example.com"
 PASSWORD = "correct horse battery staple"
-
-
-# The virtualenv with the peers (same recipe as benchmarks/compare.py)
-
-
-def venv_python() -> Path:
-    return VENV / ("Scripts" if os.name == "nt" else "bin") / "python"
-
-
-def fingerprint() -> str:
-    digest = hashlib.sha256()
-    for path in (REQUIREMENTS, ROOT / "pyproject.toml"):
-        digest.update(path.read_bytes())
-    digest.update(f"{sys.version_info.major}.{sys.version_info.minor}".encode())
-    return digest.hexdigest()
-
-
-def ensure_venv(rebuild: bool) -> Path:
-    """Return .bench-flows-venv's interpreter, making the virtualenv first unless current."""
-    python = venv_python()
-    wanted = fingerprint()
-    current = STAMP.read_text().strip() if STAMP.exists() else None
-    if not rebuild and python.exists() and current == wanted:
-        return python
-    print(f"making {VENV.relative_to(ROOT)} ({REQUIREMENTS.relative_to(ROOT)})...", flush=True)
-    if VENV.exists():
-        shutil.rmtree(VENV)
-    venv.create(VENV, with_pip=True)
-    pip = [str(python), "-m", "pip", "--disable-pip-version-check", "--quiet"]
-    _run([*pip, "install", "--upgrade", "pip"])
-    _run([*pip, "install", "-r", str(REQUIREMENTS), "-e", f"{ROOT}[auth-flows]"])
-    _run([*pip, "check"])
-    STAMP.write_text(wanted + "\n")  # last: an interrupted install is redone next time
-    return python
-
-
-def _run(command: list[str]) -> None:
-    # Only ever .bench-flows-venv's own pip, with arguments written here.
-    result = subprocess.run(  # noqa: S603
-        command, cwd=ROOT, capture_output=True, text=True, check=False
-    )
-    if result.returncode != 0:
-        sys.stderr.write(result.stdout + result.stderr)
-        raise SystemExit(f"failed ({result.returncode}): {' '.join(command)}")
 
 
 # The stub of Cognito's JSON API
@@ -569,7 +526,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if not args.inside:
-        python = ensure_venv(args.rebuild)
+        python = ensure_venv(VENV, REQUIREMENTS, ".[auth-flows]", rebuild=args.rebuild)
         forwarded = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--rebuild"]
         # Only this script again, inside the virtualenv it just made.
         return subprocess.call(  # noqa: S603

@@ -128,9 +128,9 @@ async def test_a_transport_of_the_other_kind_is_a_clear_error() -> None:
     settings = LocalUserPool().settings(
         oauth_domain=DOMAIN, service_client_id="svc", service_client_secret=SECRET
     )
-    with pytest.raises(RuntimeError, match="async-only"):
+    with pytest.raises(ConfigurationError, match="async-only"):
         ServiceTokenClient(settings, transport=AsyncOnly()).token_sync()
-    with pytest.raises(RuntimeError, match="sync-only"):
+    with pytest.raises(ConfigurationError, match="sync-only"):
         await ServiceTokenClient(settings, transport=SyncOnly()).token()
 
 

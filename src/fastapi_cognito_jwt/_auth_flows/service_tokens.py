@@ -127,7 +127,7 @@ class ServiceTokenClient:
                 if self._transport is not None and not isinstance(
                     self._transport, httpx2.BaseTransport
                 ):
-                    raise RuntimeError("the transport given is async-only: use token()")
+                    raise ConfigurationError("the transport given is async-only: use token()")
                 started = time.monotonic()
                 self.token_requests += 1
                 try:
@@ -143,7 +143,7 @@ class ServiceTokenClient:
         if self._transport is not None and not isinstance(
             self._transport, httpx2.AsyncBaseTransport
         ):
-            raise RuntimeError("the transport given is sync-only: use token_sync()")
+            raise ConfigurationError("the transport given is sync-only: use token_sync()")
         started = time.monotonic()
         self.token_requests += 1
         try:

@@ -179,10 +179,7 @@ class CognitoVerifier:
         try:
             # Most tokens are signed by a key at hand; only for the others is anything awaited.
             key = pool.jwks.lookup(kid) or await pool.jwks.get_key(kid)
-        except JWKSUnavailableError as exc:
-            self._rejected(exc, pool.counts, token_use)
-            raise
-        except TokenError as exc:
+        except (TokenError, JWKSUnavailableError) as exc:
             self._rejected(exc, pool.counts, token_use)
             raise
         return self._finish(token, step, key, token_use, claims_model)
@@ -232,10 +229,7 @@ class CognitoVerifier:
         pool, kid = step.pool, step.parsed.kid
         try:
             key = pool.jwks.lookup(kid) or pool.jwks.get_key_sync(kid)
-        except JWKSUnavailableError as exc:
-            self._rejected(exc, pool.counts, token_use)
-            raise
-        except TokenError as exc:
+        except (TokenError, JWKSUnavailableError) as exc:
             self._rejected(exc, pool.counts, token_use)
             raise
         return self._finish(token, step, key, token_use, claims_model)
