@@ -34,12 +34,15 @@ from fastapi_cognito_jwt import (
     MalformedTokenError,
     TokenUse,
 )
-from fastapi_cognito_jwt._verification.parsed_token import parse_token
+from fastapi_cognito_jwt._verification.claims import build_claims, check_claims
+from fastapi_cognito_jwt._verification.parsed_token import parse_token, remember_header
+from fastapi_cognito_jwt._verification.signing_keys import check_signature
+from fastapi_cognito_jwt._verification.token_cache import CachedToken
 from fastapi_cognito_jwt.testing import LocalUserPool
 
 
 class Uncounted(CognitoVerifier):
-    """`CognitoVerifier` with `verify` and `_cached` as they were before the metrics."""
+    """`CognitoVerifier` with the same steps in `verify` and `_cached`, none of them counted."""
 
     async def verify(  # type: ignore[override]
         self,
@@ -56,7 +59,24 @@ class Uncounted(CognitoVerifier):
         key = pool.jwks.lookup(parsed.kid)
         if key is None:
             key = await pool.jwks.get_key(parsed.kid)
-        return self._check(token, parsed, pool, key, token_use, claims_model)
+        check_signature(key, parsed.signing_input, parsed.signature)
+        check_claims(
+            parsed.payload,
+            token_use,
+            pool.issuers,
+            pool.client_ids,
+            self._resource_ids,
+            self._leeway,
+            self._clock(),
+        )
+        claims = build_claims(claims_model, parsed.payload)
+        self.revocations.check(claims)
+        remember_header(self._known_headers, parsed, 32)
+        if self._cache.admits(token):
+            expires = claims.exp + self._leeway
+            entry = CachedToken(token, expires, parsed.kid, key, pool.jwks, pool.counts, claims)
+            self._cache.put(token_use, claims_model, entry)
+        return claims
 
     def _cached(
         self, token: str, token_use: TokenUse, claims_model: type[CognitoClaims]

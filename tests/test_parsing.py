@@ -12,7 +12,7 @@ from typing import Any, cast
 
 import pytest
 
-from fastapi_cognito_jwt import MalformedTokenError
+from fastapi_cognito_jwt import MalformedTokenError, _json
 from fastapi_cognito_jwt._json import _nesting, loads_object
 from fastapi_cognito_jwt._verification import base64url, parsed_token
 from fastapi_cognito_jwt._verification.parsed_token import parse_token, remember_header
@@ -115,6 +115,38 @@ def test_loads_object_refuses(data: bytes) -> None:
         loads_object(data)
 
 
+def test_only_a_document_written_back_byte_for_byte_skips_the_strict_parser(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The fast parser keeps the last of duplicate names and reads 1e400 as infinity: its
+    # reading may be taken only for the one spelling it writes back itself.
+    strict: list[bytes] = []
+    real = _json._loads_object_strictly
+
+    def spy(data: bytes) -> dict[str, Any]:
+        strict.append(data)
+        return real(data)
+
+    monkeypatch.setattr(_json, "_loads_object_strictly", spy)
+    canonical = [
+        *(ACCEPTED_JSON[name] for name in ("all-types", "utf-8", "32-levels")),
+        compact({"sub": "s", "cognito:groups": ["a", "b"], "exp": 2**40, "x": -0.5}),
+    ]
+    for data in canonical:
+        assert loads_object(data) == json.loads(data)
+    assert strict == []
+    spelt_otherwise = [ACCEPTED_JSON["json-whitespace"], ACCEPTED_JSON["escape"], b'{"a":1e5}']
+    spelt_otherwise += [b'{"a":"\\/"}', b'{"a":-0}']
+    for data in spelt_otherwise:
+        assert loads_object(data) == json.loads(data)
+    refused = [REFUSED_JSON[name] for name in ("duplicate-same-value", "duplicate-nested")]
+    refused += [REFUSED_JSON["minus-1e309"], b'{"a":[1e400]}']
+    for data in refused:
+        with pytest.raises(ValueError):
+            loads_object(data)
+    assert strict == spelt_otherwise + refused
+
+
 @pytest.mark.parametrize("data", [nested(33), nested(33, b"{")], ids=["arrays", "objects"])
 def test_33_levels_are_refused_before_the_parser_recurses(data: bytes) -> None:
     with pytest.raises(ValueError, match="^JSON nested too deeply$"):
@@ -146,8 +178,8 @@ def test_parse_token_reads_every_part() -> None:
     header, payload, _ = token.split(".")
     parsed = parse_token(token, 16 * 1024, {})
     assert tuple(parsed) == (f"{header}.{payload}".encode(), b"\x00" * 256, header, HEADER,
-                             {"sub": "x", "n": [1]})  # fmt: skip
-    assert parsed.kid == "k1" and type(parsed.payload) is dict
+                             {"sub": "x", "n": [1]}, "k1")  # fmt: skip
+    assert type(parsed.payload) is dict
     with pytest.raises(TypeError):
         parsed.header["alg"] = "none"  # type: ignore[index]
 

@@ -16,6 +16,7 @@ import anyio
 import httpx2
 import pytest
 from jose import jwk as jose_jwk
+from jose.backends.cryptography_backend import CryptographyRSAKey
 from pydantic import Field
 
 import fastapi_cognito_jwt as fcj
@@ -243,8 +244,10 @@ async def test_cache_serves_only_while_the_key_is_in_the_jwks(
 def test_cache_is_a_bounded_lru_admitting_on_second_use() -> None:
     def put(cache: VerifiedTokenCache, *numbers: int) -> None:
         for n in numbers:
-            entry = CachedToken(f"h.p.{n:030d}", 0.0, "k", *[cast(Any, None)] * 4)
-            cache.put("access", fcj.CognitoClaims, entry)
+            token = f"h.p.{n:030d}"
+            if cache.admits(token):
+                entry = CachedToken(token, 0.0, "k", *[cast(Any, None)] * 4)
+                cache.put("access", fcj.CognitoClaims, entry)
 
     def held(cache: VerifiedTokenCache, *numbers: int) -> list[bool]:
         return [
@@ -293,6 +296,23 @@ def test_check_signature(pool: LocalUserPool, monkeypatch: pytest.MonkeyPatch) -
     ) as info:
         check_signature(crashing, signing_input, raw)
     assert isinstance(info.value.__cause__, TypeError)
+
+
+def test_jwks_keys_verify_as_python_jose_does(pool: LocalUserPool) -> None:
+    # parse_jwks builds its keys to skip python-jose's per-call set-up; each answer must be
+    # the one python-jose's own key gives, for good signatures and every kind of bad one.
+    key = parse_jwks(compact(pool.jwks()))[pool.signing_kid]
+    reference = jose_jwk.construct(pool.jwks()["keys"][0], algorithm="RS256")
+    header, payload, signature = token_for(pool).split(".")
+    signing_input, raw = f"{header}.{payload}".encode(), b64d(signature)
+    flipped = bytes([raw[0] ^ 1]) + raw[1:]
+    cases = [(signing_input, raw), (signing_input + b"x", raw), (signing_input, flipped),
+             (signing_input, raw[:-1]), (signing_input, raw + b"\0"), (signing_input, b""),
+             (signing_input, b"\0" * 256), (signing_input, b"\xff" * 256)]  # fmt: skip
+    answers = [key.verify(message, sig) for message, sig in cases]
+    assert answers == [reference.verify(message, sig) for message, sig in cases]
+    assert answers == [True] + [False] * (len(cases) - 1)
+    assert isinstance(key, CryptographyRSAKey) and key.hash_alg is CryptographyRSAKey.SHA256
 
 
 # -- several user pools ----------------------------------------------------------------------

@@ -8,6 +8,8 @@ import math
 from collections.abc import Callable
 from typing import Any, cast
 
+from pydantic_core import from_json, to_json
+
 __all__ = ["MAX_NESTING", "loads_object"]
 
 MAX_NESTING = 32
@@ -68,6 +70,22 @@ def loads_object(data: bytes) -> dict[str, Any]:
     invalid UTF-8, lone surrogates, nesting deeper than 32 levels and integers beyond Python's
     digit limit all raise `ValueError`.
     """
+    # Fast path for what Cognito sends (compact, canonical JSON): pydantic-core's parser, about
+    # twice as fast as the standard library's, but it keeps the last of duplicate names. Its
+    # reading is taken only when writing it back gives the very bytes read: a document that
+    # had a duplicate name, a non-finite number or any other spelling of the same value comes
+    # out different and goes to the strict parser below, which accepts or refuses it.
+    if data.count(b"[") + data.count(b"{") <= MAX_NESTING:
+        try:
+            value = from_json(data, allow_inf_nan=False, cache_strings="keys")
+        except ValueError:
+            value = None
+        if type(value) is dict and to_json(value) == data:
+            return value
+    return _loads_object_strictly(data)
+
+
+def _loads_object_strictly(data: bytes) -> dict[str, Any]:
     text = data.decode("utf-8")
     # Counting brackets is cheap; the exact depth is measured only when it could matter. Deep
     # nesting is refused so that neither the parser nor a later copy of a claim recurses

@@ -39,12 +39,8 @@ class ParsedToken(NamedTuple):
     """The JOSE header: `alg` is RS256 and `kid` a string of 1-128 characters."""
     payload: dict[str, Any]
     """The claims as sent, not yet trusted."""
-
-    @property
-    def kid(self) -> str:
-        """The `kid` that names the signing key."""
-        kid: str = self.header["kid"]
-        return kid
+    kid: str
+    """The header's `kid`, which names the signing key."""
 
 
 def parse_token(
@@ -85,7 +81,9 @@ def parse_token(
         payload = loads_object(payload_bytes)
     except ValueError as exc:
         raise MalformedTokenError("payload is not a strict JSON object") from exc
-    return ParsedToken(compact[:second_dot], signature, header_segment, header, payload)
+    return ParsedToken(
+        compact[:second_dot], signature, header_segment, header, payload, header["kid"]
+    )
 
 
 def remember_header(

@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from jose import jwk as jose_jwk
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from jose.backends import RSAKey
 from jose.backends.base import Key
 
@@ -46,6 +48,30 @@ logger = logging.getLogger("fastapi_cognito_jwt")
 MAX_JWKS_KEYS = 16
 MIN_RSA_BITS = 2048
 MAX_RSA_BITS = 8192
+
+# Stateless, so one of each serves every check, from any thread.
+_PKCS1V15 = padding.PKCS1v15()
+_SHA256 = hashes.SHA256()
+
+
+class _RS256Key(CryptographyRSAKey):
+    """python-jose's RSA key for RS256, checking signatures without per-call set-up.
+
+    python-jose's own `verify` makes a padding and a hash object and re-derives the public
+    key on every call; with thousands of distinct tokens a second that is about 0.7 us of a
+    verification (`make bench-verify`). Built from the public numbers a JWKS gives.
+    """
+
+    def __init__(self, public_key: rsa.RSAPublicKey) -> None:
+        super().__init__(public_key, "RS256")
+        self._public_key = public_key
+
+    def verify(self, msg: bytes, sig: bytes) -> bool:
+        try:
+            self._public_key.verify(sig, msg, _PKCS1V15, _SHA256)
+        except InvalidSignature:
+            return False
+        return True
 
 
 class JWKSFormatError(ValueError):
@@ -132,7 +158,7 @@ def _parse_jwk(entry: Any) -> tuple[str, Key]:
         raise JWKSFormatError("public exponent is not an odd number from 3 to 2**32")
     try:
         # Built once per kid and reused for every verification with this key.
-        key = jose_jwk.construct({"kty": "RSA", "n": n, "e": e}, algorithm="RS256")
-    except Exception as exc:  # pragma: no cover - python-jose raises several unrelated types
+        key = _RS256Key(rsa.RSAPublicNumbers(exponent, modulus).public_key())
+    except Exception as exc:  # pragma: no cover - cryptography raises several unrelated types
         raise JWKSFormatError("key could not be constructed") from exc
     return kid, key

@@ -75,20 +75,30 @@ class VerifiedTokenCache:
         # signature, i.e. holding that token; it then only tells whether this is the one.
         return entry if entry is not None and entry.token == token else None
 
-    def put(self, token_use: str, claims_model: type[CognitoClaims], entry: CachedToken) -> None:
-        """Remember a token just verified, if it was seen before (else note that it was)."""
+    def admits(self, token: str) -> bool:
+        """Whether `token`, just verified, is to be remembered: it was seen before.
+
+        A token seen for the first time is only noted (and `False` returned), so the caller
+        builds no entry for the one-off tokens that make up most traffic.
+        """
         if not self.size:
-            return
-        tail = entry.token[-_TAIL:]
-        fingerprint = hash(tail)
+            return False
+        fingerprint = hash(token[-_TAIL:])
+        # No lock: each set operation is atomic, and two threads clearing a full set in turn
+        # only forget more first sightings.
+        seen = self._seen
+        if fingerprint in seen:
+            # A hash collision only admits a token early; an entry serves only its own.
+            return True
+        if len(seen) >= self._seen_limit:
+            seen.clear()
+        seen.add(fingerprint)
+        return False
+
+    def put(self, token_use: str, claims_model: type[CognitoClaims], entry: CachedToken) -> None:
+        """Remember a verified token that `admits` let in."""
         with self._lock:
-            if fingerprint in self._seen:
-                # A hash collision only admits a token early; an entry serves only its own.
-                self._entries[(tail, token_use, claims_model)] = entry
-                return
-            if len(self._seen) >= self._seen_limit:
-                self._seen.clear()
-            self._seen.add(fingerprint)
+            self._entries[(entry.token[-_TAIL:], token_use, claims_model)] = entry
 
     def discard(self, token: str, token_use: str, claims_model: type[CognitoClaims]) -> None:
         """Forget the entry for `token` (no longer servable: expired, or its key is gone)."""

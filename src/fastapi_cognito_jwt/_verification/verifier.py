@@ -288,15 +288,33 @@ class CognitoVerifier:
         token_use: TokenUse,
         claims_model: type[CognitoClaims],
     ) -> CognitoClaims:
-        """Signature, claims and revocation for a token whose key is at hand; counted."""
-        counts = step.pool.counts
+        """Signature, claim rules, claims model and revocation for a token whose key is at
+        hand; remembered if it was seen before, and counted."""
+        parsed, pool = step
         try:
-            claims = self._check(token, step.parsed, step.pool, key, token_use, claims_model)
+            check_signature(key, parsed.signing_input, parsed.signature)
+            payload = parsed.payload
+            check_claims(
+                payload,
+                token_use,
+                pool.issuers,
+                pool.client_ids,
+                self._resource_ids,
+                self._leeway,
+                self._clock(),
+            )
+            claims = build_claims(claims_model, payload)
             self.revocations.check(claims)  # revocation: after the signature and the claims
         except (TokenError, RevocationUnavailableError) as exc:
-            self._rejected(exc, counts, token_use)
+            self._rejected(exc, pool.counts, token_use)
             raise
-        counts.accepted[token_use].count += 1
+        remember_header(self._known_headers, parsed, _KNOWN_HEADERS)
+        if self._cache.admits(token):
+            entry = CachedToken(
+                token, claims.exp + self._leeway, parsed.kid, key, pool.jwks, pool.counts, claims
+            )
+            self._cache.put(token_use, claims_model, entry)
+        pool.counts.accepted[token_use].count += 1
         return claims
 
     def _rejected(
@@ -313,34 +331,6 @@ class CognitoVerifier:
         if pool is None:
             raise InvalidIssuerError()
         return pool
-
-    def _check(
-        self,
-        token: str,
-        parsed: ParsedToken,
-        pool: _Pool,
-        key: Key,
-        token_use: TokenUse,
-        claims_model: type[CognitoClaims],
-    ) -> CognitoClaims:
-        """Signature, then the claim rules, then the claims model; remember the token."""
-        check_signature(key, parsed.signing_input, parsed.signature)
-        payload = parsed.payload
-        check_claims(
-            payload,
-            token_use,
-            pool.issuers,
-            pool.client_ids,
-            self._resource_ids,
-            self._leeway,
-            self._clock(),
-        )
-        claims = build_claims(claims_model, payload)
-        remember_header(self._known_headers, parsed, _KNOWN_HEADERS)
-        expires = claims.exp + self._leeway
-        entry = CachedToken(token, expires, parsed.kid, key, pool.jwks, pool.counts, claims)
-        self._cache.put(token_use, claims_model, entry)
-        return claims
 
 
 def _run_whole(make: Callable[[], Coroutine[Any, Any, ClaimsT]]) -> ClaimsT:
