@@ -337,6 +337,22 @@ async def test_a_cognito_call_is_spanned_by_operation_only(
     assert not span.events and not span.status.description  # no exception text recorded
 
 
+@pytest.mark.parametrize(
+    "provider", [trace.ProxyTracerProvider(), trace.NoOpTracerProvider()], ids=["none", "no-op"]
+)
+async def test_without_a_tracer_provider_a_cognito_call_makes_no_span(
+    otel: Telemetry, monkeypatch: pytest.MonkeyPatch, provider: trace.TracerProvider
+) -> None:
+    transport = httpx2.MockTransport(lambda request: httpx2.Response(200, json={"a": 1}))
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: provider)
+    async with httpx2.AsyncClient(transport=transport) as client:
+        assert await cognito_api.call(client, ENDPOINT, "InitiateAuth", {}, 5.0) == {"a": 1}
+        assert otel.spans.get_finished_spans() == ()
+        monkeypatch.undo()  # the app installs its provider later: the next call is spanned
+        await cognito_api.call(client, ENDPOINT, "InitiateAuth", {}, 5.0)
+    assert only_span(otel).name == "CognitoIdentityProvider/InitiateAuth"
+
+
 # -- revocations: the functions the revocation list calls ------------------------------------
 
 

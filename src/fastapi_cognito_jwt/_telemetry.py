@@ -213,6 +213,17 @@ _T = TypeVar("_T")
 _Call = Callable[Concatenate[Any, Any, str, _CallP], Awaitable[_T]]
 
 
+def _tracing() -> bool:
+    """Whether the app installed a tracer provider: until it does, every span is a no-op.
+
+    Making that no-op span (attributes, context switch) was about 2.5 % of the CPU of a call
+    to Cognito, so a call skips it. Asked on each call: a provider may be installed later.
+    """
+    return not isinstance(
+        trace.get_tracer_provider(), (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
+    )
+
+
 def traced_cognito_call(call: _Call[_CallP, _T]) -> _Call[_CallP, _T]:
     """Wrap `call(client, endpoint, operation, ...)` in a client span named for the operation.
 
@@ -224,6 +235,8 @@ def traced_cognito_call(call: _Call[_CallP, _T]) -> _Call[_CallP, _T]:
     async def traced(
         client: Any, endpoint: Any, operation: str, /, *args: _CallP.args, **kwargs: _CallP.kwargs
     ) -> _T:
+        if not _tracing():
+            return await call(client, endpoint, operation, *args, **kwargs)
         with _tracer.start_as_current_span(
             f"CognitoIdentityProvider/{operation}",
             kind=SpanKind.CLIENT,

@@ -45,22 +45,21 @@ _ERROR_CODE = re.compile(r"[A-Za-z][A-Za-z0-9]{0,99}")
 
 
 class PooledTransport(httpx2.AsyncBaseTransport):
-    """HTTP/1.1 connections to Cognito in a few pools; each call goes to the least busy one.
+    """HTTP/1.1 connections to Cognito, one per httpcore2 pool; each call takes an idle one.
 
-    httpcore2's pool walks all its connections and queued requests on every request and every
-    reply, so a call costs more the more calls are in flight; with 50 in flight that walk was
-    the largest single cost of a call. Four pools of 25 connections each walk a quarter as
-    many. One call at a time always takes the first pool, so a quiet app keeps a single
-    connection warm. Every connection a pool opens may stay idle in it: httpx2's default keeps
-    20, so a burst of more calls would close the surplus after each reply and open new
-    connections (TCP and TLS handshakes) for the next burst.
+    httpcore2's pool walks all its connections on every request and every reply, and probes
+    the socket of each idle one it passes: with 50 calls in flight over a pool of 25
+    connections that walk was the largest single cost of a call. A pool of one connection
+    walks one. A call goes to the first idle pool (so one call at a time keeps a single
+    connection warm) and, when all are busy, waits in the least busy. Up to `pools`
+    connections stay open and may idle until httpx2's keep-alive expiry; the pools share one
+    TLS context, since each of its own would load the CA bundle again.
     """
 
-    def __init__(self, pools: int = 4, connections_per_pool: int = 25) -> None:
-        limits = httpx2.Limits(
-            max_connections=connections_per_pool, max_keepalive_connections=connections_per_pool
-        )
-        self._pools = [httpx2.AsyncHTTPTransport(limits=limits) for _ in range(pools)]
+    def __init__(self, pools: int = 100) -> None:
+        tls = httpx2.create_ssl_context()
+        limits = httpx2.Limits(max_connections=1, max_keepalive_connections=1)
+        self._pools = [httpx2.AsyncHTTPTransport(verify=tls, limits=limits) for _ in range(pools)]
         self._busy = [0] * pools
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
@@ -90,9 +89,9 @@ class _Releasing(httpx2.AsyncByteStream):
     def __init__(self, stream: httpx2.AsyncByteStream, busy: list[int], index: int) -> None:
         self._stream, self._busy, self._index = stream, busy, index
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._stream:
-            yield chunk
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        # The body's own iterator, not a generator around it: one layer less per chunk.
+        return self._stream.__aiter__()
 
     async def aclose(self) -> None:
         if self._index >= 0:
