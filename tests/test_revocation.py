@@ -98,7 +98,7 @@ async def test_entries_expire_after_the_longest_token_lifetime(pool: LocalUserPo
 
 
 async def test_entries_come_back_as_they_were_recorded(pool: LocalUserPool) -> None:
-    # uuids are held as 128-bit ints (memory); other strings as they are.
+    # uuids are held in lower case; other strings as they are.
     clock = FakeClock(1_700_000_000.25)
     revocations = fcj.InMemoryRevocationList(pool.settings(), clock=clock)
     session, sub = "0f8fad5b-d9cb-469f-a165-70867728950e", "7c9e6679-7425-40de-944b-e07fc1f90ae7"
@@ -326,22 +326,34 @@ async def test_revoke_refuses_a_refreshed_token_it_cannot_verify(
     assert len(auth.verifier.revocations) == 0
 
 
-async def test_the_memo_of_checked_strings_is_bounded(
-    pool: LocalUserPool, monkeypatch: pytest.MonkeyPatch
+async def test_a_uuid_names_its_session_or_user_in_any_case_other_keys_exactly(
+    pool: LocalUserPool,
 ) -> None:
-    from fastapi_cognito_jwt._verification import revocation
+    revocations, now = fcj.InMemoryRevocationList(pool.settings()), int(time.time())
+    session, sub = "0F8FAD5B-D9CB-469F-A165-70867728950E", "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+    await revocations.revoke_session(session)
+    await revocations.revoke_session("Session-X")
+    await revocations.revoke_user(pool.issuer, sub.upper(), at=now + 10)
 
-    monkeypatch.setattr(revocation, "_MEMO_SIZE", 2)
-    revocations = fcj.InMemoryRevocationList(pool.settings())
-    tokens = [fcj.CognitoClaims.model_validate(pool.access_claims()) for _ in range(5)]
-    assert tokens[0].origin_jti is not None
-    await revocations.revoke_session(tokens[0].origin_jti)
-    await revocations.revoke_user(pool.issuer, "someone-else")
-    for claims in tokens[1:] * 2:
-        revocations.check(claims)
-    assert len(revocations._memo) <= 2
-    with pytest.raises(fcj.TokenRevokedError):
-        revocations.check(tokens[0])
+    def refused(**claims: Any) -> bool:
+        try:
+            revocations.check(fcj.CognitoClaims.model_validate(pool.access_claims(claims=claims)))
+        except fcj.TokenRevokedError:
+            return True
+        return False
+
+    assert [refused(origin_jti=value) for value in (session.lower(), session, "Session-X")] == [
+        True,
+        True,
+        True,
+    ]
+    assert [refused(origin_jti=value) for value in ("session-x", "SESSION-X")] == [False, False]
+    assert [refused(sub=value, auth_time=now) for value in (sub, sub.upper())] == [True, True]
+    assert {entry.key for entry in revocations.entries()} == {
+        session.lower(),
+        "Session-X",
+        sub,
+    }
 
 
 async def test_revoke_needs_the_username_with_a_secret_and_a_key_to_verify(

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
@@ -27,10 +27,8 @@ logger = logging.getLogger("fastapi_cognito_jwt")
 # Expiry times are rounded up to this many seconds, so that entries recorded close together
 # share one int object (a million entries hold a few thousand ints, not a million).
 _EXPIRY_STEP = 60
-_UUID_LENGTH = 36
-# Strings recently checked, with their compact keys: a token sent again skips the conversion
-# (its claims hold the very same strings). Cleared when full.
-_MEMO_SIZE = 20_000
+# A uuid in any case: its lower-case spelling, Cognito's, is the key of an entry.
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 # Expired entries are swept at most this often, on a write.
 _SWEEP_EVERY = 60.0
 
@@ -75,15 +73,16 @@ class RevocationList:
         self.settings = load_settings(settings)
         self._clock = clock
         self._lifetime = self.settings.revocation_max_lifetime
-        # origin_jti (compact) -> when the entry expires.
-        self._sessions: dict[int | str, int] = {}
-        # iss -> sub (compact) -> the sign-out time rounded up to a whole second (Cognito's
+        # origin_jti -> when the entry expires. Keys are the claims' own strings (uuids in
+        # lower case): a check is then a lookup of a string whose hash the token's claims
+        # already hold, with no conversion (1 000 000 entries take about 125 MB).
+        self._sessions: dict[str, int] = {}
+        # iss -> sub -> the sign-out time rounded up to a whole second (Cognito's
         # times are whole seconds, so `auth_time < at` and `auth_time < ceil(at)` agree); the
         # entry expires `lifetime` after it.
-        self._users: dict[str, dict[int | str, int]] = {}
+        self._users: dict[str, dict[str, int]] = {}
         self._user_count = 0
         self._ints: dict[int, int] = {}
-        self._memo: dict[str, int | str] = {}
         self._next_sweep = clock() + _SWEEP_EVERY
 
     def __len__(self) -> int:
@@ -100,18 +99,14 @@ class RevocationList:
         if self._sessions:
             origin_jti = claims.origin_jti
             if origin_jti is not None:
-                key = self._memo.get(origin_jti)
-                if key is None:
-                    key = self._remember(origin_jti)
+                key = origin_jti if origin_jti.islower() else _key(origin_jti)
                 if key in self._sessions:
                     raise TokenRevokedError("token's session was revoked", kind="session")
         if self._users:
             users = self._users.get(claims.iss)
             if users is not None:
-                key = self._memo.get(claims.sub)
-                if key is None:
-                    key = self._remember(claims.sub)
-                signed_out = users.get(key)
+                sub = claims.sub
+                signed_out = users.get(sub if sub.islower() else _key(sub))
                 if signed_out is not None:
                     signed_in = claims.auth_time if claims.auth_time is not None else claims.iat
                     if signed_in < signed_out:
@@ -165,7 +160,7 @@ class RevocationList:
         for entry in entries:
             if entry.expires <= now:
                 continue
-            key = _compact(entry.key)
+            key = _key(entry.key)
             if entry.kind == "session":
                 expires = self._shared(-(-int(entry.expires) // _EXPIRY_STEP) * _EXPIRY_STEP)
                 if self._sessions.get(key, 0) < expires:
@@ -188,12 +183,12 @@ class RevocationList:
         """The entries held now (for re-publishing and tests)."""
         lifetime = self._lifetime
         entries = [
-            Revocation("session", _expand(key), "", 0.0, float(expires))
+            Revocation("session", key, "", 0.0, float(expires))
             for key, expires in self._sessions.items()
         ]
         for issuer, users in self._users.items():
             entries.extend(
-                Revocation("user", _expand(key), issuer, float(at), at + lifetime)
+                Revocation("user", key, issuer, float(at), at + lifetime)
                 for key, at in users.items()
             )
         return entries
@@ -215,33 +210,14 @@ class RevocationList:
     def _expiry(self, start: float | None = None) -> float:
         return (self._clock() if start is None else start) + self._lifetime
 
-    def _remember(self, value: str) -> int | str:
-        if len(self._memo) >= _MEMO_SIZE:
-            self._memo.clear()
-        key = self._memo[value] = _compact(value)
-        return key
-
     def _shared(self, value: int) -> int:
         return self._ints.setdefault(value, value)
 
 
-def _compact(value: str) -> int | str:
-    """A uuid string (what Cognito's `origin_jti` and `sub` are) as its 128-bit int: 48
-    bytes held instead of 85. Anything else stays as it is.
-
-    `int(_, 16)` also takes upper-case digits and underscores, so a string naming the same
-    uuid differently maps to the same key: it names the same session or user.
-    """
-    if len(value) == _UUID_LENGTH:
-        try:
-            return int(value.replace("-", ""), 16)
-        except ValueError:
-            pass
-    return value
-
-
-def _expand(key: int | str) -> str:
-    return str(uuid.UUID(int=key)) if isinstance(key, int) else key
+def _key(value: str) -> str:
+    """The key of a session or a user: a uuid in lower case (as Cognito writes it, so the
+    same uuid in capitals names the same session), any other string as it is."""
+    return value.lower() if _UUID.fullmatch(value) else value
 
 
 class InMemoryRevocationList(RevocationList):
