@@ -27,7 +27,7 @@ logger = logging.getLogger("fastapi_cognito_jwt")
 # Expiry times are rounded up to this many seconds, so that entries recorded close together
 # share one int object (a million entries hold a few thousand ints, not a million).
 _EXPIRY_STEP = 60
-# A uuid in any case: its lower-case spelling, Cognito's, is the key of an entry.
+# A uuid in any case; Cognito writes them in lower case.
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 # Expired entries are swept at most this often, on a write.
 _SWEEP_EVERY = 60.0
@@ -73,9 +73,9 @@ class RevocationList:
         self.settings = load_settings(settings)
         self._clock = clock
         self._lifetime = self.settings.revocation_max_lifetime
-        # origin_jti -> when the entry expires. Keys are the claims' own strings (uuids in
-        # lower case): a check is then a lookup of a string whose hash the token's claims
-        # already hold, with no conversion (1 000 000 entries take about 125 MB).
+        # origin_jti -> when the entry expires. Keys are the claims' own strings: a check is
+        # then a lookup of a string whose hash the token's claims already hold, with no
+        # conversion (1 000 000 entries take about 125 MB).
         self._sessions: dict[str, int] = {}
         # iss -> sub -> the sign-out time rounded up to a whole second (Cognito's
         # times are whole seconds, so `auth_time < at` and `auth_time < ceil(at)` agree); the
@@ -98,15 +98,12 @@ class RevocationList:
         """Raise `TokenRevokedError` if the verified token `claims` is revoked."""
         if self._sessions:
             origin_jti = claims.origin_jti
-            if origin_jti is not None:
-                key = origin_jti if origin_jti.islower() else _key(origin_jti)
-                if key in self._sessions:
-                    raise TokenRevokedError("token's session was revoked", kind="session")
+            if origin_jti is not None and origin_jti in self._sessions:
+                raise TokenRevokedError("token's session was revoked", kind="session")
         if self._users:
             users = self._users.get(claims.iss)
             if users is not None:
-                sub = claims.sub
-                signed_out = users.get(sub if sub.islower() else _key(sub))
+                signed_out = users.get(claims.sub)
                 if signed_out is not None:
                     signed_in = claims.auth_time if claims.auth_time is not None else claims.iat
                     if signed_in < signed_out:
@@ -160,20 +157,21 @@ class RevocationList:
         for entry in entries:
             if entry.expires <= now:
                 continue
-            key = _key(entry.key)
             if entry.kind == "session":
                 expires = self._shared(-(-int(entry.expires) // _EXPIRY_STEP) * _EXPIRY_STEP)
-                if self._sessions.get(key, 0) < expires:
-                    self._sessions[key] = expires
+                for key in _spellings(entry.key):
+                    if self._sessions.get(key, 0) < expires:
+                        self._sessions[key] = expires
                 added += 1
             elif entry.kind == "user":
                 users = self._users.setdefault(entry.issuer, {})
                 at = self._shared(math.ceil(entry.at))
-                known = users.get(key)
-                # Two sign-outs of one user: the later one covers the earlier.
-                if known is None or known < at:
-                    self._user_count += known is None
-                    users[key] = at
+                for key in _spellings(entry.key):
+                    known = users.get(key)
+                    # Two sign-outs of one user: the later one covers the earlier.
+                    if known is None or known < at:
+                        self._user_count += known is None
+                        users[key] = at
                 added += 1
         if now >= self._next_sweep:
             self.sweep(now)
@@ -214,10 +212,12 @@ class RevocationList:
         return self._ints.setdefault(value, value)
 
 
-def _key(value: str) -> str:
-    """The key of a session or a user: a uuid in lower case (as Cognito writes it, so the
-    same uuid in capitals names the same session), any other string as it is."""
-    return value.lower() if _UUID.fullmatch(value) else value
+def _spellings(key: str) -> tuple[str, ...]:
+    """The keys an entry is held under: `key` as given and, for a uuid given in capitals, the
+    lower-case spelling Cognito writes too, so that the check is one exact lookup of the
+    token's own string."""
+    lower = key.lower()
+    return (key, lower) if lower != key and _UUID.fullmatch(key) else (key,)
 
 
 class InMemoryRevocationList(RevocationList):
