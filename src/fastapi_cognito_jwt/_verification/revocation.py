@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import time
 from collections.abc import Callable, Iterable
 from typing import NamedTuple
@@ -27,8 +26,6 @@ logger = logging.getLogger("fastapi_cognito_jwt")
 # Expiry times are rounded up to this many seconds, so that entries recorded close together
 # share one int object (a million entries hold a few thousand ints, not a million).
 _EXPIRY_STEP = 60
-# A uuid in any case; Cognito writes them in lower case.
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 # Expired entries are swept at most this often, on a write.
 _SWEEP_EVERY = 60.0
 
@@ -73,9 +70,10 @@ class RevocationList:
         self.settings = load_settings(settings)
         self._clock = clock
         self._lifetime = self.settings.revocation_max_lifetime
-        # origin_jti -> when the entry expires. Keys are the claims' own strings: a check is
-        # then a lookup of a string whose hash the token's claims already hold, with no
-        # conversion (1 000 000 entries take about 125 MB).
+        # origin_jti -> when the entry expires. Keys are the claims' strings in lower case
+        # (Cognito writes its uuids so): a check is a lookup, with no conversion beyond that
+        # (1 000 000 entries take about 125 MB). In any case a uuid names the same session;
+        # other keys too, which can only refuse more, never less.
         self._sessions: dict[str, int] = {}
         # iss -> sub -> the sign-out time rounded up to a whole second (Cognito's
         # times are whole seconds, so `auth_time < at` and `auth_time < ceil(at)` agree); the
@@ -98,12 +96,12 @@ class RevocationList:
         """Raise `TokenRevokedError` if the verified token `claims` is revoked."""
         if self._sessions:
             origin_jti = claims.origin_jti
-            if origin_jti is not None and origin_jti in self._sessions:
+            if origin_jti is not None and origin_jti.lower() in self._sessions:
                 raise TokenRevokedError("token's session was revoked", kind="session")
         if self._users:
             users = self._users.get(claims.iss)
             if users is not None:
-                signed_out = users.get(claims.sub)
+                signed_out = users.get(claims.sub.lower())
                 if signed_out is not None:
                     signed_in = claims.auth_time if claims.auth_time is not None else claims.iat
                     if signed_in < signed_out:
@@ -121,7 +119,7 @@ class RevocationList:
         """
         if not isinstance(origin_jti, str) or not origin_jti:
             raise ConfigurationError("origin_jti must be a non-empty string")
-        await self.record([Revocation("session", origin_jti, "", 0.0, self._expiry())])
+        await self.record([Revocation("session", origin_jti.lower(), "", 0.0, self._expiry())])
         count_revocation_recorded("session")
 
     async def revoke_user(self, issuer: str, sub: str, *, at: float | None = None) -> None:
@@ -142,7 +140,7 @@ class RevocationList:
         if not (isinstance(issuer, str) and issuer and isinstance(sub, str) and sub):
             raise ConfigurationError("issuer and sub must be non-empty strings")
         when = math.floor(self._clock()) if at is None else at
-        entry = Revocation("user", sub, issuer, float(when), self._expiry(when))
+        entry = Revocation("user", sub.lower(), issuer, float(when), self._expiry(when))
         await self.record([entry])
         count_revocation_recorded("user")
 
@@ -159,19 +157,19 @@ class RevocationList:
                 continue
             if entry.kind == "session":
                 expires = self._shared(-(-int(entry.expires) // _EXPIRY_STEP) * _EXPIRY_STEP)
-                for key in _spellings(entry.key):
-                    if self._sessions.get(key, 0) < expires:
-                        self._sessions[key] = expires
+                key = entry.key.lower()
+                if self._sessions.get(key, 0) < expires:
+                    self._sessions[key] = expires
                 added += 1
             elif entry.kind == "user":
                 users = self._users.setdefault(entry.issuer, {})
                 at = self._shared(math.ceil(entry.at))
-                for key in _spellings(entry.key):
-                    known = users.get(key)
-                    # Two sign-outs of one user: the later one covers the earlier.
-                    if known is None or known < at:
-                        self._user_count += known is None
-                        users[key] = at
+                key = entry.key.lower()
+                known = users.get(key)
+                # Two sign-outs of one user: the later one covers the earlier.
+                if known is None or known < at:
+                    self._user_count += known is None
+                    users[key] = at
                 added += 1
         if now >= self._next_sweep:
             self.sweep(now)
@@ -210,14 +208,6 @@ class RevocationList:
 
     def _shared(self, value: int) -> int:
         return self._ints.setdefault(value, value)
-
-
-def _spellings(key: str) -> tuple[str, ...]:
-    """The keys an entry is held under: `key` as given and, for a uuid given in capitals, the
-    lower-case spelling Cognito writes too, so that the check is one exact lookup of the
-    token's own string."""
-    lower = key.lower()
-    return (key, lower) if lower != key and _UUID.fullmatch(key) else (key,)
 
 
 class InMemoryRevocationList(RevocationList):
