@@ -7,6 +7,7 @@ faster sending path (an httpx2 transport used directly, see docs/performance.md)
 import importlib.abc
 import json
 import sys
+from collections.abc import Coroutine
 from typing import Any
 
 import anyio
@@ -73,7 +74,7 @@ async def test_an_injected_client_keeps_its_own_headers_and_timeouts() -> None:
     assert request.extensions["timeout"] == httpx2.Timeout(7.0).as_dict()
 
 
-async def test_each_call_takes_the_least_busy_pool_until_its_reply_is_closed() -> None:
+async def test_each_call_takes_an_idle_pool_and_waits_for_one_when_all_are_busy() -> None:
     transport = cognito_api.PooledTransport(pools=3)
     sent: list[int] = []
     for index, pool in enumerate(transport._pools):
@@ -88,24 +89,56 @@ async def test_each_call_takes_the_least_busy_pool_until_its_reply_is_closed() -
 
         pool.handle_async_request = handle  # type: ignore[method-assign]
     request = httpx2.Request("POST", "http://127.0.0.1/")
-    replies = [await transport.handle_async_request(request) for _ in range(4)]
-    assert (sent, transport._busy) == ([0, 1, 2, 0], [2, 1, 1])
-    for reply in replies[:2]:
+    replies = [await transport.handle_async_request(request) for _ in range(3)]
+    assert (sent, transport._busy) == ([0, 1, 2], [True, True, True])
+    late: list[httpx2.Response] = []
+    async with anyio.create_task_group() as group:
+        # Every pool is busy: the fourth call waits for the first to be free, not in a queue.
+        group.start_soon(lambda: _append(late, transport.handle_async_request(request)))
+        await anyio.wait_all_tasks_blocked()
+        assert (sent, late) == ([0, 1, 2], [])
+        await replies[1].aclose()
+        await replies[1].aclose()  # closed twice, freed once
+    assert (sent[-1], transport._busy) == (1, [True, True, True])
+    for reply in (replies[0], late[0]):
         await reply.aclose()
-        await reply.aclose()  # closed twice, released once
-    assert transport._busy == [1, 0, 1]
-    with pytest.raises(httpx2.ConnectError):
+    with pytest.raises(httpx2.ConnectError):  # a failed call frees its pool
         await transport.handle_async_request(
             httpx2.Request("POST", "http://x/", headers={"fail": "1"})
         )
-    assert (sent[-1], transport._busy) == (1, [1, 0, 1])
+    assert (sent[-1], transport._busy) == (0, [False, False, True])
     whole = await transport.handle_async_request(httpx2.Request("GET", "/", headers={"whole": "1"}))
-    assert (sent[-1], transport._busy, whole.content) == (1, [1, 0, 1], REPLY)
-    for reply in replies[2:]:
-        assert [chunk async for chunk in reply.aiter_raw()] == [REPLY]
-        await reply.aclose()
-    assert transport._busy == [0, 0, 0]
+    assert (sent[-1], transport._busy, whole.content) == (0, [False, False, True], REPLY)
+    assert [chunk async for chunk in replies[2].aiter_raw()] == [REPLY]  # closes it
+    assert transport._busy == [False, False, False]
     await transport.aclose()
+
+
+async def test_a_call_cancelled_while_it_waits_or_sends_takes_no_pool() -> None:
+    transport = cognito_api.PooledTransport(pools=1)
+    gate = anyio.Event()
+
+    async def hang(request: httpx2.Request) -> httpx2.Response:
+        await gate.wait()
+        return httpx2.Response(200, stream=httpx2.ByteStream(REPLY))
+
+    transport._pools[0].handle_async_request = hang  # type: ignore[method-assign]
+    request = httpx2.Request("POST", "http://127.0.0.1/")
+    with anyio.move_on_after(0.05):  # cancelled while sending
+        await transport.handle_async_request(request)
+    assert transport._busy == [False]
+    async with anyio.create_task_group() as group:
+        group.start_soon(transport.handle_async_request, request)  # holds the one pool
+        await anyio.wait_all_tasks_blocked()
+        with anyio.move_on_after(0.05):  # cancelled while waiting for a pool
+            await transport.handle_async_request(request)
+        assert transport._busy == [True]
+        gate.set()
+    await transport.aclose()
+
+
+async def _append(into: list[httpx2.Response], reply: Coroutine[Any, Any, httpx2.Response]) -> None:
+    into.append(await reply)
 
 
 class _Searches(importlib.abc.MetaPathFinder):

@@ -76,9 +76,10 @@ class CognitoAuthClient:
         transport: an httpx2 transport to send through instead of the one this object
             creates (tests, emulators); `aclose()` closes it.
 
-    Without `http_client`, calls go straight to httpx2 transports (HTTP/1.1, four pools of up
-    to 25 connections, all kept alive between calls), skipping the `httpx2.AsyncClient`
-    layers that Cognito's API never needs.
+    Without `http_client`, calls go straight to httpx2 transports (HTTP/1.1, up to 100
+    connections kept alive between calls, each in a pool of its own), skipping the
+    `httpx2.AsyncClient` layers that Cognito's API never needs; more calls in flight wait for
+    the first connection to be free.
     """
 
     def __init__(

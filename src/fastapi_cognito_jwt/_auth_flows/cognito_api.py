@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import AsyncIterator
-from functools import lru_cache
+from collections.abc import AsyncIterator, Callable
+from functools import lru_cache, partial
 from typing import Any, TypeAlias
 
 import anyio
@@ -50,33 +50,46 @@ class PooledTransport(httpx2.AsyncBaseTransport):
     httpcore2's pool walks all its connections on every request and every reply, and probes
     the socket of each idle one it passes: with 50 calls in flight over a pool of 25
     connections that walk was the largest single cost of a call. A pool of one connection
-    walks one. A call goes to the first idle pool (so one call at a time keeps a single
-    connection warm) and, when all are busy, waits in the least busy. Up to `pools`
-    connections stay open and may idle until httpx2's keep-alive expiry; the pools share one
-    TLS context, since each of its own would load the CA bundle again.
+    walks one. A call takes the first idle pool (so one call at a time keeps a single
+    connection warm); when all `pools` are busy it waits for the first to be free, rather
+    than queue behind one connection whose call may be slow while others fall idle (the
+    caller's deadline covers the wait). The connections stay open until httpx2's keep-alive
+    expiry; the pools share one TLS context, since each of its own would load the CA bundle
+    again.
     """
 
     def __init__(self, pools: int = 100) -> None:
         tls = httpx2.create_ssl_context()
         limits = httpx2.Limits(max_connections=1, max_keepalive_connections=1)
         self._pools = [httpx2.AsyncHTTPTransport(verify=tls, limits=limits) for _ in range(pools)]
-        self._busy = [0] * pools
+        self._busy = [False] * pools
+        self._freed: anyio.Event | None = None
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         busy = self._busy
-        index = busy.index(min(busy))
-        busy[index] += 1
+        while all(busy):
+            if self._freed is None:
+                self._freed = anyio.Event()
+            await self._freed.wait()
+        index = busy.index(False)
+        busy[index] = True
         try:
             response = await self._pools[index].handle_async_request(request)
         except BaseException:
-            busy[index] -= 1
+            self._release(index)
             raise
         if response.is_closed:  # read already, as from a transport that hands over whole replies
-            busy[index] -= 1
+            self._release(index)
         else:
             assert isinstance(response.stream, httpx2.AsyncByteStream)
-            response.stream = _Releasing(response.stream, busy, index)
+            response.stream = _Releasing(response.stream, partial(self._release, index))
         return response
+
+    def _release(self, index: int) -> None:
+        self._busy[index] = False
+        if self._freed is not None:
+            self._freed.set()  # wakes every waiter; the first takes the pool, the rest wait on
+            self._freed = None
 
     async def aclose(self) -> None:
         for pool in self._pools:
@@ -84,20 +97,23 @@ class PooledTransport(httpx2.AsyncBaseTransport):
 
 
 class _Releasing(httpx2.AsyncByteStream):
-    """A reply's body that marks its pool one call less busy once it is closed."""
+    """A reply's body that frees its pool once it is closed (once, however often closed)."""
 
-    def __init__(self, stream: httpx2.AsyncByteStream, busy: list[int], index: int) -> None:
-        self._stream, self._busy, self._index = stream, busy, index
+    def __init__(self, stream: httpx2.AsyncByteStream, release: Callable[[], None]) -> None:
+        self._stream, self._release = stream, release
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         # The body's own iterator, not a generator around it: one layer less per chunk.
         return self._stream.__aiter__()
 
     async def aclose(self) -> None:
-        if self._index >= 0:
-            self._busy[self._index] -= 1
-            self._index = -1
+        release, self._release = self._release, _nothing
+        release()
         await self._stream.aclose()
+
+
+def _nothing() -> None:
+    pass
 
 
 # Where a call goes: an `httpx2.AsyncClient` (injected by the app, used with its own settings),
