@@ -6,6 +6,7 @@ faster sending path (an httpx2 transport used directly, see docs/performance.md)
 
 import importlib.abc
 import json
+import ssl
 import sys
 from collections.abc import Coroutine
 from typing import Any
@@ -72,6 +73,30 @@ async def test_an_injected_client_keeps_its_own_headers_and_timeouts() -> None:
     )
     assert request.headers["X-Amz-Target"] == "AWSCognitoIdentityProviderService.InitiateAuth"
     assert request.extensions["timeout"] == httpx2.Timeout(7.0).as_dict()
+
+
+def test_the_pools_share_one_tls_context_verifying_as_httpx2_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    made: list[ssl.SSLContext] = []
+    given: list[object] = []
+
+    def create(*args: object, **kwargs: object) -> ssl.SSLContext:
+        assert (args, kwargs) == ((), {})  # httpx2's defaults: verify=True, trust_env=True
+        made.append(ssl.create_default_context())
+        return made[-1]
+
+    real_transport = httpx2.AsyncHTTPTransport
+
+    def transport(**kwargs: Any) -> httpx2.AsyncHTTPTransport:
+        given.append(kwargs["verify"])
+        return real_transport(**kwargs)
+
+    monkeypatch.setattr(httpx2, "create_ssl_context", create)
+    monkeypatch.setattr(httpx2, "AsyncHTTPTransport", transport)
+    cognito_api.PooledTransport(pools=4)
+    (context,) = made
+    assert given == [context] * 4
 
 
 async def test_each_call_takes_an_idle_pool_and_waits_for_one_when_all_are_busy() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import random
+import sys
 from types import MappingProxyType
 from typing import Any, cast
 
@@ -140,11 +141,23 @@ def test_only_a_document_written_back_byte_for_byte_skips_the_strict_parser(
     for data in spelt_otherwise:
         assert loads_object(data) == json.loads(data)
     refused = [REFUSED_JSON[name] for name in ("duplicate-same-value", "duplicate-nested")]
-    refused += [REFUSED_JSON["minus-1e309"], b'{"a":[1e400]}']
+    refused += [REFUSED_JSON["minus-1e309"], b'{"a":[1e400]}', b'{"a":"\\ud800"}']
     for data in refused:
         with pytest.raises(ValueError):
             loads_object(data)
     assert strict == spelt_otherwise + refused
+
+
+def test_a_lowered_digit_limit_is_kept() -> None:
+    # pydantic-core reads integers of up to 4300 digits whatever Python's limit is set to.
+    document, limit = b'{"a":1' + b"0" * 1000 + b"}", sys.get_int_max_str_digits()
+    assert loads_object(document)["a"] == 10**1000
+    sys.set_int_max_str_digits(640)
+    try:
+        with pytest.raises(ValueError, match="digits"):
+            loads_object(document)
+    finally:
+        sys.set_int_max_str_digits(limit)
 
 
 @pytest.mark.parametrize("data", [nested(33), nested(33, b"{")], ids=["arrays", "objects"])

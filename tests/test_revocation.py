@@ -42,6 +42,11 @@ async def test_a_revoked_session_refuses_its_tokens_cached_or_not(pool: LocalUse
     id_token = pool.sign({**pool.id_claims(), "origin_jti": claims["origin_jti"]})
     with pytest.raises(fcj.TokenRevokedError):
         await verifier.verify(id_token, token_use="id")
+    # A revoked token is refused before it is remembered: sent again, it is not served.
+    fresh = _verifier(pool)
+    await fresh.revocations.revoke_session(claims["origin_jti"])
+    assert [await _revoked(fresh, sibling) for _ in range(3)] == [True] * 3
+    assert len(fresh._cache) == 0
 
 
 async def test_a_signed_out_user_is_refused_for_sign_ins_before_the_sign_out(

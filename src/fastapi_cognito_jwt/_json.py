@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import json.scanner
 import math
+import sys
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -13,6 +14,8 @@ from pydantic_core import from_json, to_json
 __all__ = ["MAX_NESTING", "loads_object"]
 
 MAX_NESTING = 32
+# pydantic-core's own limit on an integer's digits, whatever Python's is set to.
+_FAST_INT_DIGITS = 4300
 
 
 def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -74,8 +77,10 @@ def loads_object(data: bytes) -> dict[str, Any]:
     # twice as fast as the standard library's, but it keeps the last of duplicate names. Its
     # reading is taken only when writing it back gives the very bytes read: a document that
     # had a duplicate name, a non-finite number or any other spelling of the same value comes
-    # out different and goes to the strict parser below, which accepts or refuses it.
-    if data.count(b"[") + data.count(b"{") <= MAX_NESTING:
+    # out different and goes to the strict parser below, which accepts or refuses it. Where
+    # the app set Python's digit limit below pydantic-core's, only the strict parser knows it.
+    limit = sys.get_int_max_str_digits()
+    if data.count(b"[") + data.count(b"{") <= MAX_NESTING and not 0 < limit < _FAST_INT_DIGITS:
         try:
             value = from_json(data, allow_inf_nan=False, cache_strings="keys")
         except ValueError:

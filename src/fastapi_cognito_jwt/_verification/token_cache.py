@@ -47,7 +47,8 @@ class VerifiedTokenCache:
     evict the tokens clients resend. A token is found only under the token use and claims
     model it was verified for. Whether an entry may still be served (expiry, key) is the
     caller's check: `get` only finds the very token. Safe to share between threads
-    (`verify_sync`): cachetools' caches are not, so a lock guards every access.
+    (`verify_sync`): cachetools' caches are not, so a lock guards every access to the LRU;
+    the set of first sightings needs none (each set operation is atomic).
     """
 
     def __init__(self, size: int) -> None:
