@@ -80,8 +80,9 @@ class RedisRevocationList(RevocationList):
         self._channel = f"{prefix}:events"
         self._max_stale = self.settings.revocation_max_stale
         self._fail_open = self.settings.revocation_fail_open
-        # Monotonic time of the last proof that the copy is complete: -inf until loaded.
-        self._in_touch = -math.inf
+        # Monotonic time until which the copy is known complete: the last proof of it (the
+        # load, any message from Redis) plus revocation_max_stale; -inf until loaded.
+        self._complete_until = -math.inf
         self._pending: list[Revocation] = []
         # Revocations waiting to be written, each batch with the future its caller awaits: a
         # flood of revocations is written in a few pipelines, not a connection each.
@@ -101,7 +102,7 @@ class RedisRevocationList(RevocationList):
     @property
     def in_touch(self) -> bool:
         """Whether the local copy is known complete (loaded, and Redis heard from lately)."""
-        return time.monotonic() - self._in_touch <= self._max_stale
+        return time.monotonic() <= self._complete_until
 
     async def start(self, *, wait: float | None = None) -> None:
         """Load the list and follow Redis in a background task; wait for the first load at
@@ -124,8 +125,8 @@ class RedisRevocationList(RevocationList):
 
     def check(self, claims: CognitoClaims) -> None:
         """The local check, then: refuse (503) while the copy may be missing revocations."""
-        super().check(claims)
-        if time.monotonic() - self._in_touch > self._max_stale:
+        RevocationList.check(self, claims)  # not super(): this runs on every verification
+        if time.monotonic() > self._complete_until:
             self._out_of_touch()
 
     def _out_of_touch(self) -> None:
@@ -183,7 +184,7 @@ class RedisRevocationList(RevocationList):
                 # Subscribe first, then load: nothing published in between is missed.
                 await pubsub.subscribe(self._channel)
                 await self._load()
-                self._in_touch = time.monotonic()
+                self._complete_until = time.monotonic() + self._max_stale
                 self._loaded.set()
                 self._warned = False
                 backoff = 0.05
@@ -193,7 +194,7 @@ class RedisRevocationList(RevocationList):
                     now = time.monotonic()
                     if message is not None:
                         # Any reply (a revocation, a pong) proves the subscription is alive.
-                        self._in_touch = now
+                        self._complete_until = now + self._max_stale
                         if message.get("type") == "message":
                             self._receive(message.get("data"))
                     if now - pinged >= tick:

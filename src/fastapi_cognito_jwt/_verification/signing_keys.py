@@ -85,7 +85,9 @@ def check_signature(key: Key, signing_input: bytes, signature: bytes) -> None:
     `jwks` included): `Key.verify` follows the algorithm the key carries.
     """
     rs256: Key = key
-    if not isinstance(key, CryptographyRSAKey) or key.hash_alg is not CryptographyRSAKey.SHA256:
+    if type(key) is not _RS256Key and (  # the JWKS cache's own keys are RS256 by construction
+        not isinstance(key, CryptographyRSAKey) or key.hash_alg is not CryptographyRSAKey.SHA256
+    ):
         raise InvalidSignatureError("key is not an RS256 key")
     try:
         valid = rs256.verify(signing_input, signature)

@@ -308,7 +308,8 @@ class CognitoVerifier:
         except (TokenError, RevocationUnavailableError) as exc:
             self._rejected(exc, pool.counts, token_use)
             raise
-        remember_header(self._known_headers, parsed, _KNOWN_HEADERS)
+        if parsed.header_segment not in self._known_headers:  # known: nearly every token
+            remember_header(self._known_headers, parsed, _KNOWN_HEADERS)
         if self._cache.admits(token):
             entry = CachedToken(
                 token, claims.exp + self._leeway, parsed.kid, key, pool.jwks, pool.counts, claims
