@@ -100,20 +100,18 @@ class _Releasing(httpx2.AsyncByteStream):
     """A reply's body that frees its pool once it is closed (once, however often closed)."""
 
     def __init__(self, stream: httpx2.AsyncByteStream, release: Callable[[], None]) -> None:
-        self._stream, self._release = stream, release
+        self._stream: httpx2.AsyncByteStream = stream
+        self._release: Callable[[], None] | None = release
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         # The body's own iterator, not a generator around it: one layer less per chunk.
         return self._stream.__aiter__()
 
     async def aclose(self) -> None:
-        release, self._release = self._release, _nothing
-        release()
+        if self._release is not None:
+            self._release()
+            self._release = None
         await self._stream.aclose()
-
-
-def _nothing() -> None:
-    pass
 
 
 # Where a call goes: an `httpx2.AsyncClient` (injected by the app, used with its own settings),
