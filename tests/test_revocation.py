@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from typing import Any
+from collections.abc import AsyncIterator
+from typing import Any, cast
 
+import anyio
 import pytest
 from fastapi import FastAPI
 
@@ -379,3 +382,60 @@ async def test_revoke_needs_the_username_with_a_secret_and_a_key_to_verify(
     assert answer.status_code == 503
     assert "retry-after" in answer.headers
     assert [op for op, _ in fake.calls] == ["InitiateAuth"]
+
+
+class _PubSubLosingACancel:
+    """A pub/sub connection whose read takes the first cancel for its own timeout and returns,
+    as a read inside redis-py can; later cancels go through."""
+
+    def __init__(self) -> None:
+        self.lost = 0
+
+    async def subscribe(self, channel: str) -> None:
+        pass
+
+    async def get_message(self, timeout: float) -> None:
+        try:
+            await asyncio.sleep(timeout)
+        except asyncio.CancelledError:
+            if self.lost:
+                raise
+            self.lost += 1
+
+    async def ping(self) -> None:
+        pass
+
+    async def aclose(self) -> None:
+        pass
+
+
+class _RedisLosingACancel:
+    """Just what the list's follower needs: an empty database and the pub/sub above."""
+
+    def __init__(self) -> None:
+        self.pubsubs: list[_PubSubLosingACancel] = []
+
+    def pubsub(self) -> _PubSubLosingACancel:
+        self.pubsubs.append(_PubSubLosingACancel())
+        return self.pubsubs[-1]
+
+    async def scan_iter(self, **_: object) -> AsyncIterator[bytes]:
+        keys: tuple[bytes, ...] = ()
+        for key in keys:
+            yield key
+
+
+async def test_closing_a_redis_list_stops_its_follower_even_when_a_cancel_is_lost(
+    pool: LocalUserPool,
+) -> None:
+    fake = _RedisLosingACancel()
+    revocations = fcj.RedisRevocationList(pool.settings(), redis=cast(Any, fake))
+    await revocations.start()
+    assert revocations.in_touch
+    follower = revocations._task
+    assert follower is not None
+    started = time.monotonic()
+    with anyio.move_on_after(5):  # a follower that survives its cancel would hang here
+        await revocations.aclose()
+    assert follower.done() and time.monotonic() - started < 2
+    assert [pubsub.lost for pubsub in fake.pubsubs] == [1]

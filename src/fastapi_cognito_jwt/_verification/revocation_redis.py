@@ -118,10 +118,15 @@ class RedisRevocationList(RevocationList):
         for name in ("_task", "_flushing"):
             task = getattr(self, name)
             setattr(self, name, None)
-            if task is not None:
+            if task is None:
+                continue
+            # Cancelled until it has stopped: one cancel can be lost inside the Redis client
+            # (taken for the read timeout it lands on), and awaiting the task then never ends.
+            while not task.done():
                 task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                await asyncio.wait({task}, timeout=0.1)
+            if not task.cancelled():
+                task.exception()  # retrieved: how it stopped is no concern of the caller's
 
     def check(self, claims: CognitoClaims) -> None:
         """The local check, then: refuse (503) while the copy may be missing revocations."""
