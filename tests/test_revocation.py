@@ -344,14 +344,17 @@ async def test_a_session_or_user_is_named_in_any_case(pool: LocalUserPool) -> No
             return True
         return False
 
+    # An entry from Redis (another replica, an older version) in any case is held so too.
+    revocations.apply([fcj.Revocation("session", "From-Redis", "", 0.0, now + 3600)])
+    assert refused(origin_jti="from-redis") and refused(origin_jti="FROM-REDIS")
     spellings = [session, session.lower(), "Session-X", "session-x", "SESSION-X"]
     assert [refused(origin_jti=value) for value in spellings] == [True] * 5
     assert not refused(origin_jti="Session-Y")
     assert [refused(sub=value, auth_time=now) for value in (sub, sub.upper())] == [True, True]
     # Held once each, in lower case (Cognito's spelling), so counted and re-published once.
-    assert len(revocations) == 3
+    assert len(revocations) == 4
     assert sorted(entry.key for entry in revocations.entries()) == sorted(
-        [session.lower(), "session-x", sub]
+        [session.lower(), "session-x", "from-redis", sub]
     )
 
 
@@ -410,10 +413,12 @@ class _PubSubLosingACancel:
 
 
 class _RedisLosingACancel:
-    """Just what the list's follower needs: an empty database and the pub/sub above."""
+    """Just what the list needs: an empty database, the pub/sub above, and pipelines whose
+    writes take 0.2 s and are kept in `stored`."""
 
     def __init__(self) -> None:
         self.pubsubs: list[_PubSubLosingACancel] = []
+        self.stored: list[str] = []
 
     def pubsub(self) -> _PubSubLosingACancel:
         self.pubsubs.append(_PubSubLosingACancel())
@@ -423,6 +428,31 @@ class _RedisLosingACancel:
         keys: tuple[bytes, ...] = ()
         for key in keys:
             yield key
+
+    def pipeline(self, **_: object) -> _SlowPipeline:
+        return _SlowPipeline(self.stored)
+
+
+class _SlowPipeline:
+    def __init__(self, stored: list[str]) -> None:
+        self._stored = stored
+        self._queued: list[str] = []
+
+    async def __aenter__(self) -> _SlowPipeline:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        pass
+
+    def set(self, key: str, value: str, ex: int) -> None:
+        self._queued.append(key)
+
+    def publish(self, channel: str, value: str) -> None:
+        pass
+
+    async def execute(self) -> None:
+        await asyncio.sleep(0.2)
+        self._stored.extend(self._queued)
 
 
 async def test_closing_a_redis_list_stops_its_follower_even_when_a_cancel_is_lost(
@@ -439,3 +469,20 @@ async def test_closing_a_redis_list_stops_its_follower_even_when_a_cancel_is_los
         await revocations.aclose()
     assert follower.done() and time.monotonic() - started < 2
     assert [pubsub.lost for pubsub in fake.pubsubs] == [1]
+
+
+async def test_closing_a_redis_list_first_lets_the_revocations_being_written_reach_redis(
+    pool: LocalUserPool,
+) -> None:
+    fake = _RedisLosingACancel()
+    revocations = fcj.RedisRevocationList(
+        pool.settings(revocation_max_stale=5.0), redis=cast(Any, fake)
+    )
+    await revocations.start()
+    entry = fcj.Revocation("session", "Session-Being-Written", "", 0.0, time.time() + 3600)
+    recording = asyncio.create_task(revocations.record([entry]))
+    await asyncio.sleep(0.05)  # applied here, in Redis's hands
+    await revocations.aclose()
+    # Stored as held here, in lower case: a reload finds it under this one key.
+    assert fake.stored == ["fastapi-cognito-jwt:revoked:s:session-being-written"]
+    await recording

@@ -114,10 +114,16 @@ class RedisRevocationList(RevocationList):
             await asyncio.wait_for(self._loaded.wait(), self._max_stale if wait is None else wait)
 
     async def aclose(self) -> None:
-        """Stop following Redis (the client itself is yours to close)."""
-        for name in ("_task", "_flushing"):
+        """Stop following Redis once the revocations being written are stored (waiting at most
+        `revocation_max_stale` for them); the client itself is yours to close."""
+        flushing = self._flushing
+        if flushing is not None and not flushing.done():
+            # Stored, they reach the other replicas; cut off, they would never.
+            await asyncio.wait({flushing}, timeout=self._max_stale)
+            if not flushing.done():
+                logger.warning("Revocation list closed before Redis stored every revocation")
+        for name in ("_flushing", "_task"):
             task = getattr(self, name)
-            setattr(self, name, None)
             if task is None:
                 continue
             # Cancelled until it has stopped: one cancel can be lost inside the Redis client
@@ -125,6 +131,7 @@ class RedisRevocationList(RevocationList):
             while not task.done():
                 task.cancel()
                 await asyncio.wait({task}, timeout=0.1)
+            setattr(self, name, None)  # only now: if this wait is cancelled, aclose() again
             if not task.cancelled():
                 task.exception()  # retrieved: how it stopped is no concern of the caller's
 
@@ -150,7 +157,8 @@ class RedisRevocationList(RevocationList):
         If Redis cannot take them now they are kept and written when it is back (this
         replica refuses the tokens meanwhile; the others refuse every token once they have
         been out of touch for `revocation_max_stale`)."""
-        batch = list(entries)
+        # Stored as held here (keys in lower case), so a reload finds each under one key.
+        batch = [entry._replace(key=entry.key.lower()) for entry in entries]
         self.apply(batch)
         written = asyncio.get_running_loop().create_future()
         self._outbox.append((batch, written))
