@@ -140,6 +140,33 @@ async def test_each_call_takes_an_idle_pool_and_waits_for_one_when_all_are_busy(
     await transport.aclose()
 
 
+async def test_calls_waiting_for_a_pool_get_one_in_the_order_they_came() -> None:
+    transport = cognito_api.PooledTransport(pools=1)
+
+    async def handle(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, stream=httpx2.ByteStream(REPLY))
+
+    transport._pools[0].handle_async_request = handle  # type: ignore[method-assign]
+    first = await transport.handle_async_request(httpx2.Request("POST", "http://x/"))
+    served: list[str] = []
+
+    async def call(name: str) -> None:
+        reply = await transport.handle_async_request(httpx2.Request("POST", "http://x/"))
+        served.append(name)
+        await anyio.sleep(0.01)  # holds the pool a little, so later calls keep waiting
+        await reply.aclose()
+
+    async with anyio.create_task_group() as group:
+        for name in "abc":
+            group.start_soon(call, name)
+            await anyio.wait_all_tasks_blocked()
+        await first.aclose()
+        # A newcomer asking the moment the pool is freed waits behind a, b and c.
+        await call("late")
+    assert served == ["a", "b", "c", "late"]
+    assert transport._busy == [False]
+
+
 async def test_a_call_cancelled_while_it_waits_or_sends_takes_no_pool() -> None:
     transport = cognito_api.PooledTransport(pools=1)
     gate = anyio.Event()

@@ -51,11 +51,11 @@ class PooledTransport(httpx2.AsyncBaseTransport):
     the socket of each idle one it passes: with 50 calls in flight over a pool of 25
     connections that walk was the largest single cost of a call. A pool of one connection
     walks one. A call takes the first idle pool (so one call at a time keeps a single
-    connection warm); when all `pools` are busy it waits for the first to be free, rather
-    than queue behind one connection whose call may be slow while others fall idle (the
-    caller's deadline covers the wait). The connections stay open until httpx2's keep-alive
-    expiry; the pools share one TLS context, since each of its own would load the CA bundle
-    again.
+    connection warm); when all `pools` are busy, calls wait in turn for the first to be
+    free, rather than queue behind one connection whose call may be slow while others fall
+    idle (the caller's deadline covers the wait). The connections stay open until httpx2's
+    keep-alive expiry; the pools share one TLS context, since each of its own would load the
+    CA bundle again.
     """
 
     def __init__(self, pools: int = 100) -> None:
@@ -63,14 +63,13 @@ class PooledTransport(httpx2.AsyncBaseTransport):
         limits = httpx2.Limits(max_connections=1, max_keepalive_connections=1)
         self._pools = [httpx2.AsyncHTTPTransport(verify=tls, limits=limits) for _ in range(pools)]
         self._busy = [False] * pools
-        self._freed: anyio.Event | None = None
+        # One permit per idle pool: with all taken, calls wait in turn and each freed pool
+        # goes to the longest waiting (anyio's semaphore hands it over).
+        self._idle = anyio.Semaphore(pools, fast_acquire=True)
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        await self._idle.acquire()
         busy = self._busy
-        while all(busy):
-            if self._freed is None:
-                self._freed = anyio.Event()
-            await self._freed.wait()
         index = busy.index(False)
         busy[index] = True
         try:
@@ -87,9 +86,7 @@ class PooledTransport(httpx2.AsyncBaseTransport):
 
     def _release(self, index: int) -> None:
         self._busy[index] = False
-        if self._freed is not None:
-            self._freed.set()  # wakes every waiter; the first takes the pool, the rest wait on
-            self._freed = None
+        self._idle.release()
 
     async def aclose(self) -> None:
         for pool in self._pools:
