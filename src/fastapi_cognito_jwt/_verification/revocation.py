@@ -119,7 +119,7 @@ class RevocationList:
         """
         if not isinstance(origin_jti, str) or not origin_jti:
             raise ConfigurationError("origin_jti must be a non-empty string")
-        await self.record([Revocation("session", origin_jti.lower(), "", 0.0, self._expiry())])
+        await self.record([Revocation("session", origin_jti, "", 0.0, self._expiry())])
         count_revocation_recorded("session")
 
     async def revoke_user(self, issuer: str, sub: str, *, at: float | None = None) -> None:
@@ -140,7 +140,7 @@ class RevocationList:
         if not (isinstance(issuer, str) and issuer and isinstance(sub, str) and sub):
             raise ConfigurationError("issuer and sub must be non-empty strings")
         when = math.floor(self._clock()) if at is None else at
-        entry = Revocation("user", sub.lower(), issuer, float(when), self._expiry(when))
+        entry = Revocation("user", sub, issuer, float(when), self._expiry(when))
         await self.record([entry])
         count_revocation_recorded("user")
 
