@@ -132,12 +132,14 @@ def test_only_a_document_written_back_byte_for_byte_skips_the_strict_parser(
     canonical = [
         *(ACCEPTED_JSON[name] for name in ("all-types", "utf-8", "32-levels")),
         compact({"sub": "s", "cognito:groups": ["a", "b"], "exp": 2**40, "x": -0.5}),
+        b'{"a":"' + b"[" * 15 + b"{" * 16 + b'"}',  # 32 brackets, where they cannot nest
     ]
     for data in canonical:
         assert loads_object(data) == json.loads(data)
     assert strict == []
     spelt_otherwise = [ACCEPTED_JSON["json-whitespace"], ACCEPTED_JSON["escape"], b'{"a":1e5}']
     spelt_otherwise += [b'{"a":"\\/"}', b'{"a":-0}']
+    spelt_otherwise += [b'{"a":"' + b"[" * 16 + b"{" * 16 + b'"}']  # 33 brackets: counted only
     for data in spelt_otherwise:
         assert loads_object(data) == json.loads(data)
     refused = [REFUSED_JSON[name] for name in ("duplicate-same-value", "duplicate-nested")]

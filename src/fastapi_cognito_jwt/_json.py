@@ -80,7 +80,7 @@ def loads_object(data: bytes) -> dict[str, Any]:
     # out different and goes to the strict parser below, which accepts or refuses it. Where
     # the app set Python's digit limit below pydantic-core's, only the strict parser knows it.
     limit = sys.get_int_max_str_digits()
-    if data.count(b"[") + data.count(b"{") <= MAX_NESTING and not 0 < limit < _FAST_INT_DIGITS:
+    if not 0 < limit < _FAST_INT_DIGITS and _brackets_at_most(data, MAX_NESTING):
         try:
             value = from_json(data, allow_inf_nan=False, cache_strings="keys")
         except ValueError:
@@ -88,6 +88,23 @@ def loads_object(data: bytes) -> dict[str, Any]:
         if type(value) is dict and to_json(value) == data:
             return value
     return _loads_object_strictly(data)
+
+
+def _brackets_at_most(data: bytes, limit: int) -> bool:
+    """Whether `data` has at most `limit` bytes that open an array or an object.
+
+    That many brackets cannot nest deeper than `limit`. Found one by one (memchr) rather than
+    counted: a token payload has a bracket or two, and counting reads every byte, twice.
+    """
+    found = 0
+    for opener in b"[{":
+        at = data.find(opener)
+        while at >= 0:
+            found += 1
+            if found > limit:
+                return False
+            at = data.find(opener, at + 1)
+    return True
 
 
 def _loads_object_strictly(data: bytes) -> dict[str, Any]:
