@@ -201,7 +201,7 @@ def test_parse_token_reads_every_part() -> None:
 
 def test_size_is_checked_before_any_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
-    spied = {"decode_checked": base64url, "loads_object": parsed_token}  # all decoding
+    spied = {"decode_bytes": base64url, "loads_object": parsed_token}  # all decoding
     for name, owner in spied.items():
         original = getattr(owner, name)
 

@@ -129,12 +129,8 @@ class CognitoClaims(BaseModel):
         return default
 
 
-def _timestamp(payload: Mapping[str, Any], name: str) -> int:
-    value = payload.get(name)
-    # bool is an int subclass in Python; a JSON true is not a time.
-    if type(value) is not int or not 0 < value < _MAX_TIMESTAMP:
-        raise InvalidClaimError(f"{name} is missing or not a positive integer", claim=name)
-    return value
+def _not_a_time(name: str) -> InvalidClaimError:
+    return InvalidClaimError(f"{name} is missing or not a positive integer", claim=name)
 
 
 def check_claims(
@@ -177,9 +173,16 @@ def check_claims(
             _check_audience(get("aud"), resource_ids)
         if "cognito:username" in payload and get("cognito:username") != get("username"):
             raise InvalidClaimError("cognito:username differs from username", claim="username")
-    exp = _timestamp(payload, "exp")
-    iat = _timestamp(payload, "iat")
-    nbf = _timestamp(payload, "nbf") if "nbf" in payload else None
+    exp, iat = get("exp"), get("iat")
+    # bool is an int subclass in Python; a JSON true is not a time.
+    if type(exp) is not int or not 0 < exp < _MAX_TIMESTAMP:
+        raise _not_a_time("exp")
+    if type(iat) is not int or not 0 < iat < _MAX_TIMESTAMP:
+        raise _not_a_time("iat")
+    nbf = get("nbf")
+    if nbf is not None or "nbf" in payload:
+        if type(nbf) is not int or not 0 < nbf < _MAX_TIMESTAMP:
+            raise _not_a_time("nbf")
     if now >= exp + leeway:
         raise TokenExpiredError("token has expired")
     if nbf is not None and now + leeway < nbf:

@@ -61,18 +61,13 @@ def parse_token(
     second_dot = token.find(".", first_dot + 1)
     # The strict decoder checks every byte of the payload and the signature; a third dot
     # is a byte outside the alphabet, and so refused with them.
-    if (
-        first_dot < 0
-        or second_dot < 0
-        or not base64url.canonical_end(second_dot - first_dot - 1, token[second_dot - 1])
-        or not base64url.canonical_end(len(token) - second_dot - 1, token[-1])
-    ):
-        raise MalformedTokenError("token is not three canonical base64url segments")
     try:
-        signature = base64url.decode_checked(compact[second_dot + 1 :])
-        payload_bytes = base64url.decode_checked(compact[first_dot + 1 : second_dot])
+        if first_dot < 0 or second_dot < 0:
+            raise ValueError("fewer than two dots")
+        signature = base64url.decode_bytes(compact[second_dot + 1 :])
+        payload_bytes = base64url.decode_bytes(compact[first_dot + 1 : second_dot])
     except ValueError:
-        raise MalformedTokenError("token is not three base64url segments") from None
+        raise MalformedTokenError("token is not three canonical base64url segments") from None
     header_segment = token[:first_dot]
     header = known_headers.get(header_segment)
     if header is None:

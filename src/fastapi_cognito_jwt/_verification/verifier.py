@@ -48,13 +48,6 @@ class _Pool(NamedTuple):
     counts: VerificationCounts
 
 
-class _Pending(NamedTuple):
-    """A token read and matched to its pool, waiting for its signing key."""
-
-    parsed: ParsedToken
-    pool: _Pool
-
-
 class CognitoVerifier:
     """Verify Cognito access and ID tokens: signature, issuer, client, token use and times.
 
@@ -172,17 +165,17 @@ class CognitoVerifier:
             RevocationUnavailableError: a shared revocation list is out of touch.
             JWKSUnavailableError: no signing key can be had right now.
         """
-        step = self._begin(token, token_use, claims_model)
-        if not isinstance(step, _Pending):
-            return step
-        pool, kid = step.pool, step.parsed.kid
+        parsed = self._begin(token, token_use, claims_model)
+        if not isinstance(parsed, ParsedToken):
+            return parsed  # remembered
+        pool = self._pools[parsed.payload["iss"]]  # `_begin` refused any other issuer
         try:
             # Most tokens are signed by a key at hand; only for the others is anything awaited.
-            key = pool.jwks.lookup(kid) or await pool.jwks.get_key(kid)
+            key = pool.jwks.lookup(parsed.kid) or await pool.jwks.get_key(parsed.kid)
         except (TokenError, JWKSUnavailableError) as exc:
             self._rejected(exc, pool.counts, token_use)
             raise
-        return self._finish(token, step, key, token_use, claims_model)
+        return self._finish(token, parsed, pool, key, token_use, claims_model)
 
     @overload
     def verify_sync(self, token: str, *, token_use: TokenUse) -> CognitoClaims: ...
@@ -223,16 +216,16 @@ class CognitoVerifier:
             return _run_whole(
                 lambda: self.verify(token, token_use=token_use, claims_model=claims_model)
             )
-        step = self._begin(token, token_use, claims_model)
-        if not isinstance(step, _Pending):
-            return step
-        pool, kid = step.pool, step.parsed.kid
+        parsed = self._begin(token, token_use, claims_model)
+        if not isinstance(parsed, ParsedToken):
+            return parsed
+        pool = self._pools[parsed.payload["iss"]]
         try:
-            key = pool.jwks.lookup(kid) or pool.jwks.get_key_sync(kid)
+            key = pool.jwks.lookup(parsed.kid) or pool.jwks.get_key_sync(parsed.kid)
         except (TokenError, JWKSUnavailableError) as exc:
             self._rejected(exc, pool.counts, token_use)
             raise
-        return self._finish(token, step, key, token_use, claims_model)
+        return self._finish(token, parsed, pool, key, token_use, claims_model)
 
     def _bring_keys(self, token: str) -> None:
         """Fetch the signing key `token` names if it is not at hand; nothing else, no count.
@@ -250,11 +243,11 @@ class CognitoVerifier:
 
     def _begin(
         self, token: str, token_use: TokenUse, claims_model: type[CognitoClaims]
-    ) -> CognitoClaims | _Pending:
+    ) -> CognitoClaims | ParsedToken:
         """The arguments, the verified-token cache, the strict parse and the pool's choice.
 
         The claims of a remembered token still servable (checked against the revocation list
-        too), or what the rest of the path needs.
+        too), or the token read, its issuer one of a pool's (`self._pools[payload["iss"]]`).
         """
         if token_use not in ("access", "id"):
             raise ConfigurationError("token_use must be 'access' or 'id'")
@@ -275,7 +268,8 @@ class CognitoVerifier:
                 self._cache.discard(token, token_use, claims_model)
             counts.misses[token_use].count += 1
             parsed = parse_token(token, self._max_bytes, self._known_headers)
-            return _Pending(parsed, self._pool(parsed))
+            self._pool(parsed)
+            return parsed
         except (TokenError, RevocationUnavailableError) as exc:
             self._rejected(exc, counts, token_use)
             raise
@@ -283,14 +277,14 @@ class CognitoVerifier:
     def _finish(
         self,
         token: str,
-        step: _Pending,
+        parsed: ParsedToken,
+        pool: _Pool,
         key: Key,
         token_use: TokenUse,
         claims_model: type[CognitoClaims],
     ) -> CognitoClaims:
         """Signature, claim rules, claims model and revocation for a token whose key is at
         hand; remembered if it was seen before, and counted."""
-        parsed, pool = step
         try:
             check_signature(key, parsed.signing_input, parsed.signature)
             payload = parsed.payload
