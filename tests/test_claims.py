@@ -92,6 +92,18 @@ def test_check_claims(
         assert info.type is expected
 
 
+@pytest.mark.parametrize("name", ["exp", "iat", "nbf"])
+@pytest.mark.parametrize(
+    "value", [MISSING, None, True, False, 0, -1, 1.5, float(NOW), 2**53, "1", [NOW]], ids=repr
+)
+def test_time_claims_must_be_positive_integers(name: str, value: Any) -> None:
+    if name == "nbf" and value is MISSING:
+        return  # nbf is optional; absent, it is not checked
+    with pytest.raises(fcj.InvalidClaimError) as info:
+        check_claims(payload(**{name: value}), "access", (ISS,), (CLIENT,), (), 0.0, NOW)
+    assert info.type is fcj.InvalidClaimError and info.value.claim == name
+
+
 class RoleClaims(fcj.CognitoClaims):
     role: str = Field(alias="custom:role")
 

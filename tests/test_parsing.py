@@ -218,6 +218,15 @@ def test_size_is_checked_before_any_decoding(monkeypatch: pytest.MonkeyPatch) ->
     assert set(calls) == set(spied)
 
 
+@pytest.mark.parametrize(
+    "token", ["abc", "a.QUFB", "", "..", "eyJ9..QUFB", "eyJ9.QUFB.", "eyJ9.QUFB.QUFB.QUFB",
+              "eyJ9.QUFB.QUF", "eyJ9.QR.QUFB", "eyJ9.é.QUFB"],
+)  # fmt: skip
+def test_a_token_not_of_three_canonical_segments_has_one_message(token: str) -> None:
+    with pytest.raises(MalformedTokenError, match="^token is not three canonical base64url"):
+        parse_token(token, 16 * 1024, {})
+
+
 def test_the_payload_is_read_before_any_key_or_signature() -> None:
     """A payload that is not a strict JSON object is refused here, whatever the signature."""
     for payload in (b"not json", b"[1]", b'{"exp":1,"exp":2}'):

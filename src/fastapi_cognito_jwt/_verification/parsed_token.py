@@ -56,7 +56,7 @@ def parse_token(
     try:
         compact = token.encode("ascii")
     except UnicodeEncodeError:
-        raise MalformedTokenError("token is not three base64url segments") from None
+        raise MalformedTokenError("token is not three canonical base64url segments") from None
     first_dot = token.find(".")
     second_dot = token.find(".", first_dot + 1)
     # The strict decoder checks every byte of the payload and the signature; a third dot

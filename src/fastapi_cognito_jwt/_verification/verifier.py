@@ -320,7 +320,11 @@ class CognitoVerifier:
             count_revocation_enforced(error.kind, counts.pool)
 
     def _pool(self, parsed: ParsedToken) -> _Pool:
-        """The pool the token's issuer names; an unknown issuer is refused before any key."""
+        """The pool the token's issuer names; an unknown issuer is refused before any key.
+
+        `verify` and `verify_sync` then find the pool as `self._pools[payload["iss"]]`: an
+        issuer this lets through is, exactly, a key of `_pools`.
+        """
         issuer = parsed.payload.get("iss")
         pool = self._pools.get(issuer) if type(issuer) is str else None
         if pool is None:
