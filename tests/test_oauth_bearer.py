@@ -5,7 +5,12 @@ from typing import Annotated, Any
 import pytest
 from fastapi import FastAPI, Security
 
-from fastapi_cognito_jwt import CognitoCredentials, CognitoOAuth2Bearer, ConfigurationError
+from fastapi_cognito_jwt import (
+    CognitoCredentials,
+    CognitoOAuth2Bearer,
+    ConfigurationError,
+    document_auth_responses,
+)
 from fastapi_cognito_jwt.testing import LocalUserPool
 from tests.helpers import FORBIDDEN, NO_CREDENTIALS, assert_rejected, bearer, send
 
@@ -52,6 +57,35 @@ def test_openapi_declares_the_authorization_code_flow() -> None:
         "clientId": pool.client_id,
         "usePkceWithAuthorizationCodeGrant": True,
         "scopes": "openid api/read",
+    }
+
+
+def test_openapi_lists_403_where_security_scopes_are_required() -> None:
+    """403 where the bearer requires scopes: its own, or those of a dependency using it."""
+    auth = oauth_bearer(LocalUserPool())
+    app = app_for(auth)  # /items: Security(auth, scopes=["api/read"])
+
+    async def reader(
+        creds: Annotated[CognitoCredentials, Security(auth, scopes=["api/read"])],
+    ) -> CognitoCredentials:
+        return creds
+
+    async def any_token(creds: Annotated[CognitoCredentials, Security(auth)]) -> None:
+        return None
+
+    app.get("/any-token", dependencies=[Security(any_token)])(lambda: 1)
+    app.get("/nested", dependencies=[Security(reader)])(lambda: 1)
+    app.get("/scopes-from-above", dependencies=[Security(any_token, scopes=["api/read"])])(
+        lambda: 1
+    )
+    document_auth_responses(app)
+    paths = app.openapi()["paths"]
+    answers = {path: sorted(paths[path]["get"]["responses"]) for path in paths}
+    assert answers == {
+        "/items": ["200", "401", "403", "503"],
+        "/any-token": ["200", "401", "503"],
+        "/nested": ["200", "401", "403", "503"],
+        "/scopes-from-above": ["200", "401", "403", "503"],
     }
 
 

@@ -25,6 +25,7 @@ from .bearer import (
     required_names,
 )
 from .claims import ClaimsT
+from .oauth_bearer import CognitoOAuth2Bearer
 
 __all__ = [
     "current_claims",
@@ -147,7 +148,8 @@ def document_auth_responses(app: FastAPI) -> None:
 
     Every route that depends on a `CognitoBearer` (directly, through a router or through a
     helper) then lists 401 and 503, and 403 where a group, a scope or a username is
-    required, with their `WWW-Authenticate` and `Retry-After` headers. Answers a route
+    required (by a helper, or by `Security(oauth_bearer, scopes=[...])`), with their
+    `WWW-Authenticate` and `Retry-After` headers. Answers a route
     declares itself are kept. Call it once, anywhere before the document is first served.
 
     ```python
@@ -167,7 +169,7 @@ def document_auth_responses(app: FastAPI) -> None:
             if path not in paths or not any(isinstance(call, CognitoBearer) for call in calls):
                 continue
             answers = dict(_UNAUTHORIZED)
-            if any(call in _DENYING for call in calls if call is not None):
+            if any(_may_deny(sub) for sub in _walk(dependant)):
                 answers.update(_FORBIDDEN)
             for method in methods:
                 operation = paths[path].get(method.lower())
@@ -190,6 +192,20 @@ def _api_routes(app: FastAPI) -> Iterator[tuple[str, set[str], Dependant]]:
         dependant = getattr(route, "dependant", None)
         if isinstance(path, str) and methods and isinstance(dependant, Dependant):
             yield path, methods, dependant
+
+
+def _may_deny(dependant: Dependant) -> bool:
+    """Whether this dependency can answer 403: a helper made here that requires something,
+    or `Security(oauth_bearer, scopes=[...])`."""
+    call = dependant.call
+    if call is not None and call in _DENYING:
+        return True
+    if not isinstance(call, CognitoOAuth2Bearer):
+        return False
+    # FastAPI keeps a dependency's `Security` scopes as its own and its parents' (one list in
+    # some versions); the bearer requires them all.
+    names = ("own_oauth_scopes", "parent_oauth_scopes", "oauth_scopes", "security_scopes")
+    return any(getattr(dependant, name, None) for name in names)
 
 
 def _walk(dependant: Dependant) -> Iterator[Dependant]:
