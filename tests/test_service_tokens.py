@@ -4,6 +4,7 @@ The integration tests (tests/integration/test_service_tokens.py) cover the stand
 authorization server: concurrency, refresh, a wrong secret, an app's mapping.
 """
 
+import asyncio
 import base64
 from typing import Any
 
@@ -132,6 +133,19 @@ async def test_a_transport_of_the_other_kind_is_a_clear_error() -> None:
         ServiceTokenClient(settings, transport=AsyncOnly()).token_sync()
     with pytest.raises(ConfigurationError, match="sync-only"):
         await ServiceTokenClient(settings, transport=SyncOnly()).token()
+
+
+def test_one_client_serves_successive_event_loops() -> None:
+    # A module-level client in a handler that runs `asyncio.run(...)` per invocation (Lambda).
+    client, sent = tokens_answering(ok("t0"), ok("t1"))
+
+    async def burst() -> list[str]:
+        client.invalidate()
+        return list(await asyncio.gather(*(client.token() for _ in range(5))))
+
+    assert asyncio.run(burst()) == ["t0"] * 5
+    assert asyncio.run(burst()) == ["t1"] * 5
+    assert len(sent) == 2
 
 
 def test_repr_names_the_client_not_the_secret() -> None:
