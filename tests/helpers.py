@@ -119,6 +119,12 @@ def assert_logs_hide(records: Iterable[logging.LogRecord], *needles: str) -> Non
 # -- requests to an app -----------------------------------------------------------------------
 
 
+def get_answers(app: Any) -> dict[str, list[str]]:
+    """The statuses each GET route of `app` lists in its OpenAPI document, sorted."""
+    paths = app.openapi()["paths"]
+    return {path: sorted(paths[path]["get"]["responses"]) for path in paths}
+
+
 def bearer(token: str) -> dict[str, str]:
     """An `Authorization: Bearer <token>` header."""
     return {"Authorization": f"Bearer {token}"}
