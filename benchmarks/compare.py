@@ -1,11 +1,12 @@
 """`make bench`: µs per verification for the RS256 floor, this library and three peers, one run.
 
 The peers (fastapi-cognito, fastapi-cloudauth, cognitojwt[async], at the versions pinned in
-`benchmarks/compare-requirements.txt`) and matplotlib are installed, with `pip install -e .`
-of this repository, into a virtualenv of their own, `.bench-venv/`, so they conflict with
-nothing in the project's `.venv`. It is made on first use and reused while the requirements
-file, `pyproject.toml` and the Python version stay as they were (a stamp in the virtualenv
-records them); otherwise, or with `--rebuild`, it is made afresh.
+`benchmarks/compare-requirements.txt`) and matplotlib are installed, with
+`pip install -e .[speedups]` of this repository, into a virtualenv of their own,
+`.bench-venv/`, so they conflict with nothing in the project's `.venv`. It is made on first
+use and reused while the requirements file, `pyproject.toml` and the Python version stay as
+they were (a stamp in the virtualenv records them); otherwise, or with `--rebuild`, it is made
+afresh.
 
 The measuring is done by `benchmarks/compare_worker.py`, inside that virtualenv: distinct
 tokens and one repeated token, for the floor, this library and each peer, fed the same tokens
@@ -45,7 +46,7 @@ def main() -> int:
     parser.add_argument("--rebuild", action="store_true", help="remake .bench-venv")
     args, worker_args = parser.parse_known_args()
     started = time.perf_counter()
-    python = ensure_venv(VENV, REQUIREMENTS, ".", rebuild=args.rebuild)
+    python = ensure_venv(VENV, REQUIREMENTS, ".[speedups]", rebuild=args.rebuild)
     # The worker parses (and refuses) its own options; it runs as the user who runs this.
     code = subprocess.call([str(python), str(WORKER), *worker_args], cwd=ROOT)  # noqa: S603
     print(f"compare.py: {time.perf_counter() - started:.0f} s in all", file=sys.stderr)

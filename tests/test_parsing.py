@@ -11,7 +11,9 @@ import sys
 from types import MappingProxyType
 from typing import Any, cast
 
+import pybase64
 import pytest
+from hypothesis import given, strategies as st
 
 from fastapi_cognito_jwt import MalformedTokenError, _json
 from fastapi_cognito_jwt._json import _nesting, loads_object
@@ -27,6 +29,16 @@ DECODED = [("AA", b"\x00"), ("_w", b"\xff"), ("__8", b"\xff\xff"), ("____", b"\x
 ROUND_TRIPS = [random.Random(n).randbytes(n) for n in range(1, 40)] + [bytes(range(256))]
 
 
+@pytest.fixture(params=["pybase64", "binascii"])
+def decoder(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each base64url test runs with both decoders: the `speedups` extra's and the fallback."""
+    if request.param == "binascii":
+        monkeypatch.setattr(base64url, "_simd_b64decode", None)
+    else:
+        assert base64url._simd_b64decode is pybase64.b64decode  # the dev install has it
+
+
+@pytest.mark.usefixtures("decoder")
 @pytest.mark.parametrize(
     ("segment", "expected"), DECODED + [(b64u(data), data) for data in ROUND_TRIPS], ids=repr
 )
@@ -43,12 +55,14 @@ REFUSED_SEGMENTS = {
 }  # fmt: skip
 
 
+@pytest.mark.usefixtures("decoder")
 @pytest.mark.parametrize("segment", REFUSED_SEGMENTS.values(), ids=REFUSED_SEGMENTS)
 def test_decode_refuses(segment: object) -> None:
     with pytest.raises(ValueError):
         base64url.decode(cast(Any, segment))
 
 
+@pytest.mark.usefixtures("decoder")
 @pytest.mark.parametrize("prefix", ["Q", "QUF", "QUFBQ", "QUFBQUF"], ids=len)
 @pytest.mark.parametrize("last", ALPHABET)
 def test_only_a_canonical_last_character_passes(prefix: str, last: str) -> None:
@@ -60,6 +74,42 @@ def test_only_a_canonical_last_character_passes(prefix: str, last: str) -> None:
     else:
         with pytest.raises(ValueError):
             base64url.decode(segment)
+
+
+# Bytes outside base64url that either decoder could take differently.
+ODD_BYTES = list(b"+/=! \t\n\r\x00.\x7f\x80\xff")
+
+
+@given(
+    st.binary(max_size=40),
+    st.integers(min_value=0),
+    st.sampled_from([None, *ODD_BYTES]),
+    st.booleans(),
+)
+def test_both_decoders_take_and_refuse_the_same_segments(
+    data: bytes, position: int, odd: int | None, insert: bool
+) -> None:
+    """A canonical segment, or one with a byte outside the alphabet put in or in place of one."""
+    segment = b64u(data).encode()
+    if odd is not None:
+        at = position % (len(segment) + 1)
+        segment = segment[:at] + bytes([odd]) + segment[at + (not insert) :]
+    outcomes: list[bytes | None] = []
+    for simd in (base64url._simd_decoder(), None):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(base64url, "_simd_b64decode", simd)
+            try:
+                outcomes.append(base64url.decode_bytes(segment))
+            except ValueError:
+                outcomes.append(None)
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0] == (data if segment == b64u(data).encode() and data else None)
+
+
+def test_binascii_decodes_where_pybase64_is_not_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert base64url._simd_decoder() is pybase64.b64decode
+    monkeypatch.setitem(sys.modules, "pybase64", None)  # an import of it raises ImportError
+    assert base64url._simd_decoder() is None
 
 
 def nested(depth: int, opening: bytes = b"[") -> bytes:

@@ -1,8 +1,15 @@
-"""Strict, canonical base64url (RFC 4648 §5, unpadded): one spelling per byte string."""
+"""Strict, canonical base64url (RFC 4648 §5, unpadded): one spelling per byte string.
+
+The checks are ours and the same whoever decodes: pybase64's SIMD decoder when it is installed
+(the `speedups` extra), else the standard library's `binascii`. A new token has about 1 000
+characters to decode (its payload and signature), which binascii does at about 2 ns a character:
+with pybase64 a verification takes about 1.6 us less (`make bench-verify`).
+"""
 
 from __future__ import annotations
 
 import binascii
+from collections.abc import Callable
 
 __all__ = ["B64URL_ALPHABET", "decode", "decode_bytes"]
 
@@ -21,6 +28,17 @@ _TO_STANDARD = bytes.maketrans(b"-_+/=", b"+/!!!")
 _PADDING = (b"", b"", b"==", b"=")
 
 
+def _simd_decoder() -> Callable[[bytes, None, bool], bytes] | None:
+    try:
+        from pybase64 import b64decode
+    except ImportError:
+        return None
+    return b64decode
+
+
+_simd_b64decode = _simd_decoder()
+
+
 def decode_bytes(segment: bytes) -> bytes:
     """Decode one canonical, unpadded base64url segment given as bytes; `ValueError` otherwise.
 
@@ -31,9 +49,13 @@ def decode_bytes(segment: bytes) -> bytes:
     length = len(segment)
     if length % 4 == 1 or not length or segment[-1] in _NONCANONICAL_LAST[length % 4]:
         raise ValueError("base64url segment is empty, of impossible length or not canonical")
-    return binascii.a2b_base64(
-        segment.translate(_TO_STANDARD) + _PADDING[length % 4], strict_mode=True
-    )
+    # Standard base64 with its padding, or a byte ('!') that both decoders refuse: each only
+    # has to refuse what is not standard base64 and decode what is.
+    standard = segment.translate(_TO_STANDARD) + _PADDING[length % 4]
+    if _simd_b64decode is not None:
+        # altchars None, validate True; positional, as keywords cost it 0.15 us a call.
+        return _simd_b64decode(standard, None, True)
+    return binascii.a2b_base64(standard, strict_mode=True)
 
 
 def decode(segment: str) -> bytes:
