@@ -38,12 +38,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from importlib.util import find_spec
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from fastapi_cognito_jwt import CognitoVerifier, RedisRevocationList, Revocation
+from fastapi_cognito_jwt._verification.base64url import DECODER
 from fastapi_cognito_jwt.testing import LocalUserPool
 
 DISTINCT_TARGET = 1.2
@@ -209,9 +209,7 @@ def run(args: argparse.Namespace, redis_url: str | None) -> int:
         f"{len(distinct_ratios)} paired batches of {args.batch} tokens from two user pools, "
         f"Python {sys.version.split()[0]}; median per-batch time and ratio to the floor"
     )
-    # The library decodes with pybase64 whenever it can import it (the speedups extra).
-    decoder = "pybase64 (speedups extra)" if find_spec("pybase64") else "binascii (no speedups)"
-    print(f"verify decodes base64url with {decoder}; the floor with the standard library")
+    print(f"verify decodes base64url with {DECODER}; the floor with the standard library")
     print(f"floor (decode, RS256 verify, JSON): {statistics.median(floors):8.2f} us/token")
     print(
         f"verify, distinct tokens:            {statistics.median(distincts):8.2f} us/token  "

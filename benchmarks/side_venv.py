@@ -21,7 +21,7 @@ def ensure_venv(directory: Path, requirements: Path, editable: str, *, rebuild: 
     """
     python = directory / ("Scripts" if os.name == "nt" else "bin") / "python"
     stamp = directory / ".stamp"
-    wanted = _fingerprint(requirements)
+    wanted = _fingerprint(requirements, editable)
     current = stamp.read_text().strip() if stamp.exists() else None
     if not rebuild and python.exists() and current == wanted:
         return python
@@ -37,9 +37,9 @@ def ensure_venv(directory: Path, requirements: Path, editable: str, *, rebuild: 
     return python
 
 
-def _fingerprint(requirements: Path) -> str:
-    """What the virtualenv was made from: the pins, our own dependencies, the Python."""
-    digest = hashlib.sha256()
+def _fingerprint(requirements: Path, editable: str) -> str:
+    """What the virtualenv was made from: the pins, our own dependencies and extras, the Python."""
+    digest = hashlib.sha256(editable.encode())
     for path in (requirements, ROOT / "pyproject.toml"):
         digest.update(path.read_bytes())
     digest.update(f"{sys.version_info.major}.{sys.version_info.minor}".encode())

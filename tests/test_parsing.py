@@ -8,12 +8,12 @@ import base64
 import json
 import random
 import sys
+from collections.abc import Callable
 from types import MappingProxyType
 from typing import Any, cast
 
-import pybase64
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings as hypothesis_settings, strategies as st
 
 from fastapi_cognito_jwt import MalformedTokenError, _json
 from fastapi_cognito_jwt._json import _nesting, loads_object
@@ -29,13 +29,33 @@ DECODED = [("AA", b"\x00"), ("_w", b"\xff"), ("__8", b"\xff\xff"), ("____", b"\x
 ROUND_TRIPS = [random.Random(n).randbytes(n) for n in range(1, 40)] + [bytes(range(256))]
 
 
+def fast_decoder() -> Callable[[bytes, None, bool], bytes]:
+    """pybase64's decoder; the test is skipped where the `speedups` extra is not installed."""
+    if base64url._fast_b64decode is None:
+        pytest.skip("the speedups extra (pybase64 with its C extension) is not installed")
+    return base64url._fast_b64decode
+
+
 @pytest.fixture(params=["pybase64", "binascii"])
 def decoder(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each base64url test runs with both decoders: the `speedups` extra's and the fallback."""
-    if request.param == "binascii":
-        monkeypatch.setattr(base64url, "_simd_b64decode", None)
+    if request.param == "pybase64":
+        fast_decoder()
     else:
-        assert base64url._simd_b64decode is pybase64.b64decode  # the dev install has it
+        monkeypatch.setattr(base64url, "_fast_b64decode", None)
+
+
+def decode_with_each(segment: bytes) -> list[bytes | None]:
+    """`decode_bytes(segment)` with pybase64, then with binascii; None where it is refused."""
+    outcomes: list[bytes | None] = []
+    for decoder in (fast_decoder(), None):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(base64url, "_fast_b64decode", decoder)
+            try:
+                outcomes.append(base64url.decode_bytes(segment))
+            except ValueError:
+                outcomes.append(None)
+    return outcomes
 
 
 @pytest.mark.usefixtures("decoder")
@@ -80,8 +100,10 @@ def test_only_a_canonical_last_character_passes(prefix: str, last: str) -> None:
 ODD_BYTES = list(b"+/=! \t\n\r\x00.\x7f\x80\xff")
 
 
+@hypothesis_settings(max_examples=300)
 @given(
-    st.binary(max_size=40),
+    # Short segments, and long ones that reach libbase64's vector loop (45 bytes and more).
+    st.binary(max_size=40) | st.binary(min_size=40, max_size=1100),
     st.integers(min_value=0),
     st.sampled_from([None, *ODD_BYTES]),
     st.booleans(),
@@ -94,22 +116,31 @@ def test_both_decoders_take_and_refuse_the_same_segments(
     if odd is not None:
         at = position % (len(segment) + 1)
         segment = segment[:at] + bytes([odd]) + segment[at + (not insert) :]
-    outcomes: list[bytes | None] = []
-    for simd in (base64url._simd_decoder(), None):
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(base64url, "_simd_b64decode", simd)
-            try:
-                outcomes.append(base64url.decode_bytes(segment))
-            except ValueError:
-                outcomes.append(None)
-    assert outcomes[0] == outcomes[1]
-    assert outcomes[0] == (data if segment == b64u(data).encode() and data else None)
+    expected = data if segment == b64u(data).encode() and data else None
+    assert decode_with_each(segment) == [expected, expected]
 
 
-def test_binascii_decodes_where_pybase64_is_not_installed(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert base64url._simd_decoder() is pybase64.b64decode
-    monkeypatch.setitem(sys.modules, "pybase64", None)  # an import of it raises ImportError
-    assert base64url._simd_decoder() is None
+@pytest.mark.parametrize("size", [256, 470], ids=["signature", "payload"])
+def test_an_odd_byte_anywhere_in_a_long_segment_is_refused_by_both(size: int) -> None:
+    data = random.Random(size).randbytes(size)
+    segment = b64u(data).encode()
+    assert decode_with_each(segment) == [data, data]
+    for at in range(len(segment) + 1):
+        for odd in bytes(ODD_BYTES):
+            put_in = segment[:at] + bytes([odd]) + segment[at:]
+            in_place = segment[:at] + bytes([odd]) + segment[at + 1 :]
+            assert decode_with_each(put_in) == decode_with_each(in_place) == [None, None]
+
+
+def test_pybase64_decodes_only_with_its_c_extension(monkeypatch: pytest.MonkeyPatch) -> None:
+    pybase64 = pytest.importorskip("pybase64")
+    assert base64url._fast_decoder() is pybase64.b64decode
+    assert base64url.DECODER == "pybase64"
+    # Built without it, pybase64 runs Python code slower than binascii.
+    monkeypatch.setattr(pybase64, "get_version", lambda: "1.5.1 (C extension inactive)")
+    assert base64url._fast_decoder() is None
+    monkeypatch.setitem(sys.modules, "pybase64", None)  # not installed: its import fails
+    assert base64url._fast_decoder() is None
 
 
 def nested(depth: int, opening: bytes = b"[") -> bytes:
